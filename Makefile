@@ -1,0 +1,41 @@
+# make run   - set up .venv (Python 3.10, locked stack) and run the default penguin pipeline
+# make test  - same set-up, then the test suite
+# The venv is rebuilt only when requirements.lock or pyproject.toml change.
+
+VENV := .venv
+UV_VERSION := 0.13.9
+CONFIG ?= configs/penguin.yaml
+# Python 3.10: pyenv's shim picks 3.10.13 from .python-version; override with PYTHON=...
+PYTHON ?= python3.10
+
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test install lock clean
+
+run: $(STAMP)
+	$(VENV)/bin/forge run $(CONFIG)
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null || { \
+	  echo "error: tfx-forge needs Python 3.10 (TFX 1.16 has no wheels for newer Pythons)."; \
+	  echo "  '$(PYTHON)' is missing or not 3.10. Install it (e.g. 'pyenv install 3.10.13')"; \
+	  echo "  or point to one: make PYTHON=/path/to/python3.10 ..."; exit 1; }
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python -r requirements.lock
+	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python --no-deps -e .
+	touch $@
+
+# Re-resolve the stack after editing pyproject.toml's dependencies.
+lock:
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --python-version 3.10 \
+	  --no-header -o requirements.lock
+
+clean:
+	rm -rf build

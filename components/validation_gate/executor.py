@@ -1,0 +1,42 @@
+"""Stops the pipeline when TFX's ExampleValidator found anomalies.
+
+ExampleValidator records anomalies but never fails, so without this gate Transform and
+the Trainer would go on with bad data. No TFX component does this; it is written here.
+"""
+from __future__ import annotations
+
+import os
+from typing import List
+
+from tensorflow_data_validation import load_anomalies_binary
+
+
+class DataValidationError(RuntimeError):
+  """The data does not match the schema; the message lists every feature at fault."""
+
+
+def describe_anomalies(anomalies_uri: str, split_names: List[str]) -> List[str]:
+  """One line per anomalous feature and split, in words a person can act on."""
+  problems = []
+  for split in split_names:
+    path = os.path.join(anomalies_uri, f'Split-{split}', 'SchemaDiff.pb')
+    anomalies = load_anomalies_binary(path)
+    for feature, info in sorted(anomalies.anomaly_info.items()):
+      reasons = '; '.join(reason.description or reason.short_description
+                          for reason in info.reason) or info.description
+      problems.append(f'column {feature!r} ({split} split): {reasons}')
+    if anomalies.HasField('dataset_anomaly_info'):
+      reasons = '; '.join(r.description for r in anomalies.dataset_anomaly_info.reason)
+      problems.append(f'the dataset as a whole ({split} split): {reasons}')
+  return problems
+
+
+def check(anomalies_uri: str, split_names: List[str], data_location: str,
+          schema_location: str) -> None:
+  problems = describe_anomalies(anomalies_uri, split_names)
+  if problems:
+    raise DataValidationError(
+        f'Data validation failed for {data_location} against the schema {schema_location}:\n  '
+        + '\n  '.join(problems)
+        + '\nFix these values in the data, or, if the change is intended, update the schema '
+          '(nothing was trained or pushed).')

@@ -1,0 +1,44 @@
+"""What a model family declares about its data; everything else is shared."""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Tuple
+
+
+def transformed_name(key: str) -> str:
+  return key + '_xf'
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+  """A model family's contract with the shared pipeline and training code.
+
+  `class_names[i]` is the name of label index i. Two classes make a binary task: the
+  model outputs one probability (of class_names[1]); more make a multi-class task with
+  one probability per class.
+  """
+  name: str
+  label_key: str
+  class_names: Tuple[str, ...]
+
+  @property
+  def transformed_label_key(self) -> str:
+    return transformed_name(self.label_key)
+
+  @property
+  def is_binary(self) -> bool:
+    return len(self.class_names) == 2
+
+  # Dotted paths TFX imports in its executors (no module-file wheels to build).
+  @property
+  def preprocessing_fn(self) -> str:
+    return f'models.{self.name}.preprocessing.preprocessing_fn'
+
+  @property
+  def run_fn(self) -> str:
+    return f'models.{self.name}.model.run_fn'
+
+
+def load_family(name: str) -> Family:
+  return importlib.import_module(f'models.{name}.features').FAMILY

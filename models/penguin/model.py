@@ -1,0 +1,28 @@
+"""The penguin classifier body: scaled measurements and one-hot island/sex into a small MLP."""
+import tensorflow as tf
+
+from models.common import training
+from models.common.family import transformed_name
+from models.penguin.features import CATEGORICAL_FEATURES, FAMILY, NUMERIC_FEATURES
+
+DEFAULT_HPARAMS = {'hidden_units': [16, 8], 'dropout': 0.0}
+
+
+def build_body(inputs, tf_transform_output, hparams):
+  numeric = [inputs[transformed_name(key)] for key in NUMERIC_FEATURES]
+  one_hot = [
+      tf.keras.layers.CategoryEncoding(
+          num_tokens=training.num_categories(tf_transform_output, transformed_name(key)),
+          output_mode='one_hot')(inputs[transformed_name(key)])
+      for key in CATEGORICAL_FEATURES
+  ]
+  hidden = tf.keras.layers.concatenate(numeric + one_hot)
+  for units in hparams['hidden_units']:
+    hidden = tf.keras.layers.Dense(units, activation='relu')(hidden)
+    if hparams['dropout']:
+      hidden = tf.keras.layers.Dropout(hparams['dropout'])(hidden)
+  return hidden
+
+
+def run_fn(fn_args):
+  training.run(fn_args, FAMILY, build_body, DEFAULT_HPARAMS)

@@ -1,0 +1,30 @@
+"""Wide and deep taxi model: scaled numbers through an MLP, one-hot codes alongside."""
+import tensorflow as tf
+
+from models.common import training
+from models.common.family import transformed_name
+from models.taxi.features import (BUCKET_COUNT, BUCKET_FEATURES, DENSE_FLOAT_FEATURES, FAMILY,
+                                  HOUR_DAY_MONTH, VOCAB_FEATURES)
+
+DEFAULT_HPARAMS = {'hidden_units': [64, 32, 16], 'dropout': 0.0}
+
+
+def build_body(inputs, tf_transform_output, hparams):
+  deep = tf.keras.layers.concatenate(
+      [inputs[transformed_name(key)] for key in DENSE_FLOAT_FEATURES])
+  for units in hparams['hidden_units']:
+    deep = tf.keras.layers.Dense(units, activation='relu')(deep)
+    if hparams['dropout']:
+      deep = tf.keras.layers.Dropout(hparams['dropout'])(deep)
+  category_sizes = {transformed_name(key): BUCKET_COUNT for key in BUCKET_FEATURES}
+  category_sizes.update({transformed_name(key): size for key, size in HOUR_DAY_MONTH.items()})
+  category_sizes.update({
+      transformed_name(key): training.num_categories(tf_transform_output, transformed_name(key))
+      for key in VOCAB_FEATURES})
+  wide = [tf.keras.layers.CategoryEncoding(num_tokens=size, output_mode='one_hot')(inputs[name])
+          for name, size in category_sizes.items()]
+  return tf.keras.layers.concatenate([deep] + wide)
+
+
+def run_fn(fn_args):
+  training.run(fn_args, FAMILY, build_body, DEFAULT_HPARAMS)

@@ -1,0 +1,196 @@
+"""The pipeline config: one YAML file per pipeline, validated before anything runs.
+
+Relative paths in a config file are resolved against the directory the command runs
+from, like every other CLI path. Unknown keys, wrong types and missing data paths are
+reported with the key that is wrong and what to write instead.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Dict, List, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline import datasets
+
+# Names end up in directory names (pipeline root, serving dir) and MLMD contexts.
+SAFE_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_-]{0,62}$')
+MODEL_FAMILIES = ('penguin', 'taxi')
+GATED_METRICS = ('accuracy', 'auc', 'precision', 'recall')
+
+
+class ConfigError(ValueError):
+  """A config file or flag that cannot be used; the message says which key and how to fix it."""
+
+
+class _Section(BaseModel):
+  model_config = ConfigDict(extra='forbid', validate_assignment=True)
+
+
+class PipelineSection(_Section):
+  name: str = Field(description='Pipeline name: MLMD context and output folder name.')
+  root: Path = Field(description='Pipeline root: artifacts, ML Metadata (sqlite) and logs.')
+
+  @field_validator('name')
+  @classmethod
+  def _safe_name(cls, value: str) -> str:
+    if not SAFE_NAME.match(value):
+      raise ValueError(
+          f'{value!r} is not a safe name: use a letter then letters, digits, "_" or "-" '
+          '(at most 63 characters)')
+    return value
+
+
+class DataSection(_Section):
+  builtin: Optional[Literal[tuple(datasets.BUILTIN)]] = Field(
+      None, description='A dataset that ships in an installed package.')
+  path: Optional[Path] = Field(None, description='A file or a directory of files.')
+  format: Literal['csv', 'tfrecord'] = 'csv'
+  schema_path: Optional[Path] = Field(
+      None, alias='schema',
+      description='Curated schema.pbtxt; default schemas/<dataset>/schema.pbtxt when it exists.')
+  dataset: Optional[str] = Field(
+      None, description='Dataset name used to find the curated schema (default: builtin name).')
+  eval_fraction: float = Field(1 / 3, gt=0, lt=1)
+
+  @model_validator(mode='after')
+  def _one_source(self) -> 'DataSection':
+    if (self.builtin is None) == (self.path is None):
+      raise ValueError(
+          'set exactly one of data.builtin (one of: '
+          f'{", ".join(datasets.BUILTIN)}) or data.path (a CSV/TFRecord file or directory)')
+    return self
+
+
+class ModelSection(_Section):
+  family: Literal[MODEL_FAMILIES] = Field(description='Folder under models/.')
+  hparams: Dict[str, float | int | str | List[int]] = Field(
+      default_factory=dict, description='Model-family hyperparameters (layer sizes, ...).')
+
+
+class TrainingSection(_Section):
+  epochs: int = Field(10, ge=1)
+  train_steps: int = Field(1000, ge=1, description='Total training steps over all epochs.')
+  eval_steps: int = Field(50, ge=1, description='Validation steps after each epoch.')
+  batch_size: int = Field(64, ge=1)
+  learning_rate: float = Field(0.01, gt=0)
+
+  @model_validator(mode='after')
+  def _steps_cover_epochs(self) -> 'TrainingSection':
+    if self.train_steps < self.epochs:
+      raise ValueError(
+          f'training.train_steps ({self.train_steps}) must be at least training.epochs '
+          f'({self.epochs}): every epoch needs one step')
+    return self
+
+
+class MetricGate(_Section):
+  min: Optional[float] = Field(None, description='Value threshold on the eval split.')
+  max_drop: Optional[float] = Field(
+      None, ge=0, description='Largest allowed drop against the last blessed model.')
+
+
+class GatesSection(_Section):
+  metrics: Dict[Literal[GATED_METRICS], MetricGate] = Field(default_factory=dict)
+
+
+class OutputsSection(_Section):
+  serving_dir: Path = Field(description='TF Serving base dir: <serving_dir>/<model>/<version>/.')
+
+
+class BeamSection(_Section):
+  args: List[str] = Field(
+      default_factory=lambda: ['--direct_running_mode=in_memory', '--direct_num_workers=1'])
+
+
+class ForgeConfig(_Section):
+  pipeline: PipelineSection
+  data: DataSection
+  model: ModelSection
+  training: TrainingSection = Field(default_factory=TrainingSection)
+  gates: GatesSection = Field(default_factory=GatesSection)
+  outputs: OutputsSection
+  beam: BeamSection = Field(default_factory=BeamSection)
+
+  @property
+  def metadata_path(self) -> Path:
+    return self.pipeline.root / 'metadata.sqlite'
+
+  @property
+  def model_name(self) -> str:
+    return self.pipeline.name
+
+
+# CLI flags that override config values: flag name -> dotted config key.
+OVERRIDABLE = {
+    'pipeline_root': 'pipeline.root',
+    'serving_dir': 'outputs.serving_dir',
+    'data_path': 'data.path',
+    'epochs': 'training.epochs',
+    'train_steps': 'training.train_steps',
+    'eval_steps': 'training.eval_steps',
+    'batch_size': 'training.batch_size',
+    'learning_rate': 'training.learning_rate',
+}
+
+
+def load_config(path: str | Path, overrides: Optional[Dict[str, object]] = None) -> ForgeConfig:
+  """Reads, overrides and validates a config file; raises ConfigError naming the bad key."""
+  path = Path(path)
+  if not path.is_file():
+    raise ConfigError(f'{path}: config file not found. Pass the path of a YAML config, '
+                      'e.g. configs/penguin.yaml.')
+  try:
+    # safe_load never constructs Python objects from tags.
+    raw = yaml.safe_load(path.read_text(encoding='utf-8'))
+  except yaml.YAMLError as err:
+    raise ConfigError(f'{path}: not valid YAML: {err}') from err
+  if not isinstance(raw, dict):
+    raise ConfigError(f'{path}: the top level must be a mapping of sections '
+                      '(pipeline, data, model, training, gates, outputs, beam).')
+  for dotted_key, value in (overrides or {}).items():
+    _set_dotted(raw, dotted_key, value)
+  if (overrides or {}).get('data.path') is not None:
+    raw['data'].pop('builtin', None)
+  try:
+    config = ForgeConfig.model_validate(raw)
+  except ValidationError as err:
+    raise ConfigError(_describe(path, err)) from None
+  _check_paths(path, config)
+  return config
+
+
+def _set_dotted(raw: dict, dotted_key: str, value: object) -> None:
+  section, key = dotted_key.split('.')
+  target = raw.setdefault(section, {})
+  if not isinstance(target, dict):
+    raise ConfigError(f'config section {section!r} must be a mapping')
+  target[key] = value
+
+
+def _describe(path: Path, err: ValidationError) -> str:
+  lines = [f'{path}: {err.error_count()} problem(s) in the config:']
+  for problem in err.errors():
+    key = '.'.join(str(part) for part in problem['loc']) or '(top level)'
+    if problem['type'] == 'extra_forbidden':
+      message = 'unknown key; remove it or check its spelling and section'
+    elif problem['type'] == 'missing':
+      message = 'required key is missing'
+    else:
+      message = problem['msg']
+      if 'input' in problem and not isinstance(problem['input'], dict):
+        message += f' (got {problem["input"]!r})'
+    lines.append(f'  {key}: {message}')
+  return '\n'.join(lines)
+
+
+def _check_paths(path: Path, config: ForgeConfig) -> None:
+  data = config.data
+  if data.path is not None and not data.path.exists():
+    raise ConfigError(f'{path}: data.path: {data.path} does not exist. Point it at a '
+                      f'{data.format.upper()} file or a directory of them.')
+  if data.schema_path is not None and not data.schema_path.is_file():
+    raise ConfigError(f'{path}: data.schema: {data.schema_path} is not a file. Point it at a '
+                      'schema.pbtxt, or remove the key to infer the schema with SchemaGen.')

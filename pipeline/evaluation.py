@@ -1,0 +1,56 @@
+"""TFMA evaluation config from the config's gates: value thresholds on the eval split and
+no-regression change thresholds against the last blessed model."""
+from __future__ import annotations
+
+import tensorflow_model_analysis as tfma
+
+from models.common.family import Family
+from pipeline.config import GatesSection
+
+# Config metric name -> TFMA metric class for (binary, multi-class) tasks.
+_METRIC_CLASSES = {
+    'accuracy': ('BinaryAccuracy', 'SparseCategoricalAccuracy'),
+    'auc': ('AUC', None),
+    'precision': ('Precision', None),
+    'recall': ('Recall', None),
+}
+# Smallest allowed drop: "no worse than the baseline", as in TFX's examples.
+_NO_REGRESSION = 1e-10
+
+
+def metric_class(metric: str, family: Family) -> str:
+  binary_class, multiclass_class = _METRIC_CLASSES[metric]
+  chosen = binary_class if family.is_binary else multiclass_class
+  if chosen is None:
+    raise ValueError(f'gates.metrics.{metric}: only defined for binary tasks; the '
+                     f'{family.name} family has {len(family.class_names)} classes. '
+                     'Gate on accuracy instead.')
+  return chosen
+
+
+def _threshold(gate) -> tfma.MetricThreshold | None:
+  threshold = tfma.MetricThreshold()
+  if gate.min is not None:
+    threshold.value_threshold.lower_bound.value = gate.min
+  if gate.max_drop is not None:
+    threshold.change_threshold.direction = tfma.MetricDirection.HIGHER_IS_BETTER
+    threshold.change_threshold.absolute.value = -max(gate.max_drop, _NO_REGRESSION)
+  return threshold
+
+
+def eval_config(family: Family, gates: GatesSection) -> tfma.EvalConfig:
+  reported = ['accuracy', 'auc', 'precision', 'recall'] if family.is_binary else ['accuracy']
+  metrics = [tfma.MetricConfig(class_name='ExampleCount')]
+  for metric in sorted(set(reported) | set(gates.metrics)):
+    config = tfma.MetricConfig(class_name=metric_class(metric, family))
+    if metric in gates.metrics:
+      config.threshold.CopyFrom(_threshold(gates.metrics[metric]))
+    metrics.append(config)
+  return tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(
+          signature_name='serving_default',
+          label_key=family.transformed_label_key,
+          prediction_key='probabilities',
+          preprocessing_function_names=['transform_features'])],
+      slicing_specs=[tfma.SlicingSpec()],
+      metrics_specs=[tfma.MetricsSpec(metrics=metrics)])

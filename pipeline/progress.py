@@ -1,0 +1,98 @@
+"""Per-component progress on the console while TFX's own logs go to a file.
+
+LocalDagRunner announces each component through absl logging ("Component X is running." /
+"... is finished."); the handler here turns those records into one line per component
+with its duration. Everything else (TensorFlow, Beam, TFX INFO logs, warnings, C++
+messages on stderr) goes to the run's log file unless --verbose.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, TextIO
+
+import absl.logging
+
+_STARTED = 'Component %s is running.'
+_FINISHED = 'Component %s is finished.'
+_CACHED = 'A cached execution %d is used.'
+
+
+class ComponentProgress(logging.Handler):
+  """Prints component start/finish lines and `forge.progress` messages to the console."""
+
+  def __init__(self, console: TextIO):
+    super().__init__(level=logging.INFO)
+    self._console = console
+    self._started_at = 0.0
+    self._cached = False
+    self.current: Optional[str] = None
+    self.durations: Dict[str, float] = {}
+    self.cached: List[str] = []
+
+  def _say(self, text: str) -> None:
+    self._console.write(text + '\n')
+    self._console.flush()
+
+  def emit(self, record: logging.LogRecord) -> None:
+    if record.name.startswith('forge.progress'):
+      self._say(record.getMessage())
+    elif record.msg == _STARTED:
+      self.current, self._started_at, self._cached = record.args[0], time.monotonic(), False
+      self._say(f'> {self.current} ...')
+    elif record.msg == _CACHED:
+      self._cached = True
+    elif record.msg == _FINISHED and self.current:
+      seconds = time.monotonic() - self._started_at
+      self.durations[self.current] = seconds
+      if self._cached:
+        self.cached.append(self.current)
+      note = ' (cached)' if self._cached else ''
+      self._say(f'  {self.current} done in {seconds:.1f} s{note}')
+      self.current = None
+
+
+@contextlib.contextmanager
+def console_progress(log_path: Path, verbose: bool):
+  """Yields the ComponentProgress handler; logs of the whole run go to `log_path`."""
+  log_path.parent.mkdir(parents=True, exist_ok=True)
+  sys.stdout.flush()
+  sys.stderr.flush()
+  saved_out, saved_err = os.dup(1), os.dup(2)
+  console = os.fdopen(os.dup(1), 'w', buffering=1)
+  log_file = open(log_path, 'a', encoding='utf-8', buffering=1)
+  root = logging.getLogger()
+  previous_level = root.level
+  file_handler = logging.StreamHandler(log_file)
+  file_handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
+  progress = ComponentProgress(console)
+  handlers = [file_handler, progress]
+  if verbose:
+    handlers.append(logging.StreamHandler(console))
+  else:
+    # Native code (TensorFlow, Beam, gRPC) writes to fds 1 and 2 directly.
+    os.dup2(log_file.fileno(), 1)
+    os.dup2(log_file.fileno(), 2)
+  absl.logging.set_verbosity(absl.logging.INFO)
+  root.setLevel(logging.INFO)
+  logging.captureWarnings(True)
+  for handler in handlers:
+    root.addHandler(handler)
+  try:
+    yield progress
+  finally:
+    for handler in handlers:
+      root.removeHandler(handler)
+    root.setLevel(previous_level)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(saved_out, 1)
+    os.dup2(saved_err, 2)
+    for fd in (saved_out, saved_err):
+      os.close(fd)
+    log_file.close()
+    console.close()

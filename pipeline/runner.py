@@ -1,0 +1,44 @@
+"""Runs the pipeline on this machine: LocalDagRunner, Beam's DirectRunner, MLMD in sqlite."""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import time
+from pathlib import Path
+from typing import Dict, Optional
+
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+from pipeline import summary as run_summary
+from pipeline.config import ForgeConfig
+from pipeline.pipeline import create_pipeline
+from pipeline.progress import console_progress
+
+
+@dataclasses.dataclass
+class LocalRun:
+  summary: Optional[run_summary.RunSummary]
+  durations: Dict[str, float]
+  seconds: float
+  log_path: Path
+  error: Optional[BaseException] = None
+  failed_component: Optional[str] = None
+
+
+def run_locally(config: ForgeConfig, verbose: bool = False) -> LocalRun:
+  """Runs every component in order; a component that raises stops the run, and the
+  exception is returned (not raised) with the component it came from."""
+  stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
+  log_path = config.pipeline.root.resolve() / 'logs' / f'run-{stamp}.log'
+  started = time.monotonic()
+  error, failed_component = None, None
+  with console_progress(log_path, verbose) as progress:
+    try:
+      LocalDagRunner().run(create_pipeline(config))
+    except Exception as err:  # pylint: disable=broad-except
+      error, failed_component = err, progress.current
+  seconds = time.monotonic() - started
+  summary = None
+  if config.metadata_path.is_file():
+    summary = run_summary.read_latest_run(config.metadata_path)
+  return LocalRun(summary, progress.durations, seconds, log_path, error, failed_component)

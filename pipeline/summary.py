@@ -1,0 +1,100 @@
+"""What a run did, read back from ML Metadata: each component's state, the Evaluator's
+verdict and metrics, and where the Pusher put the model."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import ml_metadata as mlmd
+import tensorflow_model_analysis as tfma
+from ml_metadata.proto import metadata_store_pb2
+from tfx.orchestration import metadata
+
+_STATE_NAMES = {value: name.lower() for name, value in
+                metadata_store_pb2.Execution.State.items()}
+
+
+@dataclasses.dataclass
+class RunSummary:
+  run_id: str
+  states: Dict[str, str]  # node id -> 'complete' | 'cached' | 'failed' | ...
+  blessed: Optional[bool] = None
+  gate_failures: List[str] = dataclasses.field(default_factory=list)
+  metrics: Dict[str, float] = dataclasses.field(default_factory=dict)
+  pushed_to: Optional[str] = None
+
+  @property
+  def executed(self) -> List[str]:
+    """Components that ran their executor in this run (not served from the cache)."""
+    return sorted(node for node, state in self.states.items() if state == 'complete')
+
+
+def open_store(metadata_path: Path) -> mlmd.MetadataStore:
+  if not metadata_path.is_file():
+    raise FileNotFoundError(f'{metadata_path}: no ML Metadata store; run the pipeline first')
+  return mlmd.MetadataStore(metadata.sqlite_metadata_connection_config(str(metadata_path)))
+
+
+def _node_id(store, execution) -> str:
+  for context in store.get_contexts_by_execution(execution.id):
+    if store.get_context_types_by_id([context.type_id])[0].name == 'node':
+      return context.name.split('.', 1)[1]
+  return execution.name
+
+
+def _outputs(store, execution_id: int) -> Dict[str, List[metadata_store_pb2.Artifact]]:
+  events = [e for e in store.get_events_by_execution_ids([execution_id])
+            if e.type == metadata_store_pb2.Event.OUTPUT]
+  artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+  outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+  for event in events:
+    outputs.setdefault(event.path.steps[0].key, []).append(artifacts[event.artifact_id])
+  return outputs
+
+
+def _overall_metrics(evaluation_uri: str) -> Dict[str, float]:
+  figures = {}
+  for metrics_for_slice in tfma.load_metrics(evaluation_uri):
+    if metrics_for_slice.slice_key.single_slice_keys:
+      continue
+    for entry in metrics_for_slice.metric_keys_and_values:
+      if entry.key.is_diff or entry.key.model_name == 'baseline':
+        continue
+      if entry.value.HasField('double_value'):
+        figures[entry.key.name] = entry.value.double_value.value
+  return figures
+
+
+def _gate_failures(evaluation_uri: str) -> List[str]:
+  result = tfma.load_validation_result(evaluation_uri)
+  failures = []
+  for per_slice in result.metric_validations_per_slice:
+    for failure in per_slice.failures:
+      failures.append(f'{failure.metric_key.name}: {failure.message}')
+  return failures
+
+
+def read_latest_run(metadata_path: Path) -> RunSummary:
+  store = open_store(metadata_path)
+  runs = store.get_contexts_by_type('pipeline_run')
+  if not runs:
+    raise LookupError(f'{metadata_path}: no pipeline run recorded yet')
+  run = max(runs, key=lambda context: context.id)
+  summary = RunSummary(run_id=run.name, states={})
+  for execution in store.get_executions_by_context(run.id):
+    node = _node_id(store, execution)
+    summary.states[node] = _STATE_NAMES.get(execution.last_known_state, 'unknown')
+    outputs = _outputs(store, execution.id)
+    if 'evaluation' in outputs:
+      uri = outputs['evaluation'][0].uri
+      summary.metrics = _overall_metrics(uri)
+      summary.gate_failures = _gate_failures(uri)
+    if 'blessing' in outputs:
+      blessed = outputs['blessing'][0].custom_properties.get('blessed')
+      summary.blessed = bool(blessed and blessed.int_value == 1)
+    if 'pushed_model' in outputs:
+      properties = outputs['pushed_model'][0].custom_properties
+      if properties.get('pushed') and properties['pushed'].int_value == 1:
+        summary.pushed_to = properties['pushed_destination'].string_value
+  return summary
