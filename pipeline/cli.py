@@ -6,6 +6,7 @@ Exit codes: 0 blessed and pushed (or unchanged, from the cache); 1 a component f
 from pipeline import env  # noqa: F401  (must precede TensorFlow's import)
 
 import argparse
+import os
 import sys
 from typing import List, Optional
 
@@ -60,6 +61,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   except ConfigError as err:
     print(f'Config error: {err}', file=sys.stderr)
     return EXIT_CONFIG
+  if args.verbose:
+    os.environ['TF_CPP_MIN_LOG_LEVEL'] = '0'
   from pipeline.runner import run_locally  # imports TensorFlow: after the config is checked
   print(f'Running pipeline {config.pipeline.name!r} ({config.model.family} model), '
         f'root {config.pipeline.root}')

@@ -88,6 +88,7 @@ def console_progress(log_path: Path, verbose: bool):
     for handler in handlers:
       root.removeHandler(handler)
     root.setLevel(previous_level)
+    absl.logging.set_verbosity(absl.logging.WARNING)
     sys.stdout.flush()
     sys.stderr.flush()
     os.dup2(saved_out, 1)

@@ -37,8 +37,8 @@ def run_locally(config: ForgeConfig, verbose: bool = False) -> LocalRun:
       LocalDagRunner().run(create_pipeline(config))
     except Exception as err:  # pylint: disable=broad-except
       error, failed_component = err, progress.current
-  seconds = time.monotonic() - started
-  summary = None
-  if config.metadata_path.is_file():
-    summary = run_summary.read_latest_run(config.metadata_path)
+    seconds = time.monotonic() - started
+    summary = None
+    if config.metadata_path.is_file():
+      summary = run_summary.read_latest_run(config.metadata_path)
   return LocalRun(summary, progress.durations, seconds, log_path, error, failed_component)

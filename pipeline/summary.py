@@ -11,6 +11,8 @@ import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
+# Input resolution, not work: it "runs" on every run and has no cache.
+_RESOLVER_TYPE = 'tfx.dsl.components.common.resolver.Resolver'
 _STATE_NAMES = {value: name.lower() for name, value in
                 metadata_store_pb2.Execution.State.items()}
 
@@ -82,7 +84,12 @@ def read_latest_run(metadata_path: Path) -> RunSummary:
     raise LookupError(f'{metadata_path}: no pipeline run recorded yet')
   run = max(runs, key=lambda context: context.id)
   summary = RunSummary(run_id=run.name, states={})
-  for execution in store.get_executions_by_context(run.id):
+  executions = store.get_executions_by_context(run.id)
+  type_names = {t.id: t.name for t in store.get_execution_types_by_id(
+      list({e.type_id for e in executions}))}
+  for execution in executions:
+    if type_names[execution.type_id] == _RESOLVER_TYPE:
+      continue
     node = _node_id(store, execution)
     summary.states[node] = _STATE_NAMES.get(execution.last_known_state, 'unknown')
     outputs = _outputs(store, execution.id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import List
 
-from tensorflow_data_validation import load_anomalies_binary
+from tensorflow_data_validation.utils.anomalies_util import load_anomalies_binary
 
 
 class DataValidationError(RuntimeError):

@@ -1,0 +1,54 @@
+"""Shared fixtures. The end-to-end runs are session-scoped: one pipeline run serves many
+assertions, so `make test` stays within minutes on a 2-core machine."""
+from pipeline import env  # noqa: F401  (before TensorFlow)
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+FORGE = [sys.executable, '-m', 'pipeline.cli']
+
+
+@dataclasses.dataclass
+class CliRun:
+  returncode: int
+  output: str
+  config: object  # ForgeConfig
+
+
+def write_config(path: Path, base: str, **sections) -> Path:
+  """A copy of configs/<base>.yaml with sections updated (one level deep)."""
+  raw = yaml.safe_load((PROJECT_DIR / 'configs' / f'{base}.yaml').read_text())
+  for section, values in sections.items():
+    raw.setdefault(section, {}).update(values)
+  path.write_text(yaml.safe_dump(raw))
+  return path
+
+
+def forge_run(config_path: Path, *flags: str, timeout: int = 900) -> CliRun:
+  """Runs `forge run` as a user would, in a fresh process."""
+  from pipeline.config import load_config
+  completed = subprocess.run(
+      FORGE + ['run', str(config_path), *flags], cwd=PROJECT_DIR, capture_output=True,
+      text=True, timeout=timeout, env={**os.environ, 'PYTHONUNBUFFERED': '1'})
+  return CliRun(completed.returncode, completed.stdout + completed.stderr,
+                load_config(config_path))
+
+
+@pytest.fixture(scope='session')
+def penguin_runs(tmp_path_factory):
+  """The default penguin pipeline run twice with the same inputs: (first, second)."""
+  work = tmp_path_factory.mktemp('penguin')
+  config = write_config(work / 'penguin.yaml', 'penguin',
+                        pipeline={'root': str(work / 'root')},
+                        outputs={'serving_dir': str(work / 'serving')})
+  first = forge_run(config)
+  assert first.returncode == 0, first.output
+  second = forge_run(config)
+  return first, second

@@ -1,0 +1,84 @@
+"""The default pipeline end to end, as `make run` runs it."""
+import csv
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models.penguin.features import FAMILY
+from pipeline import datasets
+from pipeline.summary import read_latest_run
+
+
+@pytest.fixture(scope='module')
+def first_run(penguin_runs):
+  return penguin_runs[0]
+
+
+@pytest.fixture(scope='module')
+def pushed_dir(first_run):
+  model_dir = first_run.config.outputs.serving_dir / 'penguin'
+  versions = [p for p in model_dir.iterdir() if p.is_dir()]
+  assert len(versions) == 1, versions
+  return versions[0]
+
+
+def _penguin_examples(tmp_path, limit=60):
+  source = datasets.resolve('penguins', None, 'csv', tmp_path)
+  rows = list(csv.DictReader(open(source.input_base / source.pattern)))[:limit]
+  examples = []
+  for row in rows:
+    features = {}
+    for key, value in row.items():
+      if value == '' or key == FAMILY.label_key:
+        continue
+      if key in ('island', 'sex'):
+        features[key] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
+      elif key in ('bill_length_mm', 'bill_depth_mm'):
+        features[key] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)]))
+      else:
+        features[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+    examples.append(tf.train.Example(features=tf.train.Features(feature=features))
+                    .SerializeToString())
+  return examples, [row[FAMILY.label_key] for row in rows]
+
+
+def test_pushes_to_a_numeric_version_dir(pushed_dir):
+  assert re.fullmatch(r'\d+', pushed_dir.name)
+  assert (pushed_dir / 'saved_model.pb').is_file()
+
+
+def test_serving_default_answers_serialized_examples(pushed_dir, tmp_path):
+  examples, species = _penguin_examples(tmp_path)
+  serve = tf.saved_model.load(str(pushed_dir)).signatures['serving_default']
+  outputs = serve(examples=tf.constant(examples))
+  probabilities = outputs['probabilities'].numpy()
+  assert probabilities.shape == (len(examples), len(FAMILY.class_names))
+  np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+  predicted = [name.decode() for name in outputs['predicted_class'].numpy()]
+  assert np.mean([p == s for p, s in zip(predicted, species)]) >= 0.9
+
+
+def test_model_is_blessed_with_high_accuracy(first_run):
+  summary = read_latest_run(first_run.config.metadata_path)
+  assert summary.blessed
+  assert summary.metrics['sparse_categorical_accuracy'] >= 0.90
+  assert 'Blessed. Pushed to' in first_run.output
+
+
+def test_progress_shows_each_component_and_hides_log_noise(first_run):
+  for component in ('CsvExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator',
+                    'Transform', 'Trainer', 'Evaluator', 'Pusher'):
+    assert re.search(rf'{component} done in \d+\.\d s', first_run.output), component
+  for noise in ('WARNING:tensorflow', 'INFO:absl', 'cuda', 'FutureWarning'):
+    assert noise not in first_run.output
+
+
+def test_unchanged_rerun_executes_nothing(penguin_runs, pushed_dir):
+  first, second = penguin_runs
+  assert second.returncode == 0, second.output
+  summary = read_latest_run(second.config.metadata_path)
+  assert summary.executed == []
+  assert set(summary.states) >= {'Trainer', 'Evaluator', 'Pusher'}
+  assert len(list(pushed_dir.parent.iterdir())) == 1
