@@ -63,9 +63,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     return EXIT_CONFIG
   if args.verbose:
     os.environ['TF_CPP_MIN_LOG_LEVEL'] = '0'
-  from pipeline.runner import run_locally  # imports TensorFlow: after the config is checked
+  from pipeline.pipeline import curated_schema  # imports TensorFlow: after the config is checked
+  from pipeline.runner import run_locally
   print(f'Running pipeline {config.pipeline.name!r} ({config.model.family} model), '
         f'root {config.pipeline.root}')
+  schema = curated_schema(config)
+  print(f'Schema: {schema}' if schema else
+        'Schema: inferred by SchemaGen from this data, so validation cannot catch bad values. '
+        'Review the inferred schema.pbtxt under the pipeline root and save it as '
+        'schemas/<dataset>/schema.pbtxt (or set data.schema) to validate later runs.')
   return _print_summary(run_locally(config, verbose=args.verbose))
 
 
