@@ -1,4 +1,4 @@
-"""`forge`: run a tfx-forge pipeline from its config.
+"""`forge`: run a tfx-forge pipeline from its config, here or on Kubeflow Pipelines.
 
 Exit codes: 0 blessed and pushed (or unchanged, from the cache); 1 a component failed;
 2 the config is invalid; 3 the data failed validation; 4 the model was not blessed.
@@ -6,8 +6,10 @@ Exit codes: 0 blessed and pushed (or unchanged, from the cache); 1 a component f
 from pipeline import env  # noqa: F401  (must precede TensorFlow's import)
 
 import argparse
+import json
 import os
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 from pipeline.config import OVERRIDABLE, ConfigError, load_config
@@ -15,24 +17,41 @@ from pipeline.config import OVERRIDABLE, ConfigError, load_config
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_DATA, EXIT_NOT_BLESSED = 0, 1, 2, 3, 4
 
 
+def _add_config_arguments(command: argparse.ArgumentParser) -> None:
+  command.add_argument('config', help='pipeline config (YAML), e.g. configs/penguin.yaml')
+  overrides = command.add_argument_group('config overrides')
+  for flag, key in OVERRIDABLE.items():
+    overrides.add_argument('--' + flag.replace('_', '-'), dest=flag, metavar='VALUE',
+                           help=f'overrides {key}')
+
+
 def _parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(prog='forge', description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   commands = parser.add_subparsers(dest='command', required=True)
-  run = commands.add_parser('run', help='run a pipeline locally (LocalDagRunner + Beam)')
-  run.add_argument('config', help='pipeline config (YAML), e.g. configs/penguin.yaml')
+  run = commands.add_parser('run', help='run a pipeline here (LocalDagRunner + Beam)')
+  _add_config_arguments(run)
   run.add_argument('--verbose', action='store_true',
                    help='show TensorFlow, Beam and TFX logs on the console')
-  overrides = run.add_argument_group('config overrides')
-  for flag, key in OVERRIDABLE.items():
-    overrides.add_argument('--' + flag.replace('_', '-'), dest=flag, metavar='VALUE',
-                           help=f'overrides {key}')
+  compile_ = commands.add_parser(
+      'compile', help='compile for Kubeflow Pipelines: KFP v2 spec + TF Serving manifests')
+  _add_config_arguments(compile_)
+  compile_.add_argument('--target', choices=['kubeflow'], default='kubeflow')
+  compile_.add_argument('--output-dir', type=Path,
+                        help='default: build/kubeflow/<pipeline name>')
+  submit = commands.add_parser('submit', help='compile, then start a run on Kubeflow Pipelines')
+  _add_config_arguments(submit)
+  submit.add_argument('--host', required=True, help='KFP API endpoint, e.g. http://localhost:8080')
+  submit.add_argument('--experiment', default='tfx-forge')
+  submit.add_argument('--data-root', help='run parameter: bucket folder with the data')
+  submit.add_argument('--output-dir', type=Path, help='default: build/kubeflow/<pipeline name>')
+  submit.add_argument('--dry-run', action='store_true', help='print the request, send nothing')
   return parser
 
 
-def _print_summary(local_run) -> int:
+def _print_run_summary(local_run) -> int:
   summary = local_run.summary
-  print(f'\nRun finished in {local_run.seconds:.1f} s; logs: {local_run.log_path}')
+  print(f'\nPipeline ran in {local_run.seconds:.1f} s; logs: {local_run.log_path}')
   if local_run.error is not None:
     from components.validation_gate.executor import DataValidationError
     print(f'\nFAILED in {local_run.failed_component or "the pipeline"}:\n{local_run.error}')
@@ -43,8 +62,10 @@ def _print_summary(local_run) -> int:
   cached = len(summary.states) - len(summary.executed)
   print(f'Components executed: {len(summary.executed)}, from cache: {cached}')
   if summary.blessed:
-    print(f'Blessed. Pushed to {summary.pushed_to}' if summary.pushed_to else
-          'Blessed; this model was already pushed by an earlier run.')
+    if summary.states.get('Pusher') == 'cached':
+      print(f'Blessed; unchanged since an earlier run, which pushed it to {summary.pushed_to}')
+    else:
+      print(f'Blessed. Pushed to {summary.pushed_to}')
     return EXIT_OK
   print('NOT blessed, nothing pushed. Failed gates:')
   for failure in summary.gate_failures or ['(no evaluation result)']:
@@ -52,15 +73,7 @@ def _print_summary(local_run) -> int:
   return EXIT_NOT_BLESSED
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-  args = _parser().parse_args(argv)
-  overrides = {key: getattr(args, flag) for flag, key in OVERRIDABLE.items()
-               if getattr(args, flag) is not None}
-  try:
-    config = load_config(args.config, overrides)
-  except ConfigError as err:
-    print(f'Config error: {err}', file=sys.stderr)
-    return EXIT_CONFIG
+def _run(args, config) -> int:
   if args.verbose:
     os.environ['TF_CPP_MIN_LOG_LEVEL'] = '0'
   from pipeline.pipeline import curated_schema  # imports TensorFlow: after the config is checked
@@ -72,7 +85,50 @@ def main(argv: Optional[List[str]] = None) -> int:
         'Schema: inferred by SchemaGen from this data, so validation cannot catch bad values. '
         'Review the inferred schema.pbtxt under the pipeline root and save it as '
         'schemas/<dataset>/schema.pbtxt (or set data.schema) to validate later runs.')
-  return _print_summary(run_locally(config, verbose=args.verbose))
+  return _print_run_summary(run_locally(config, verbose=args.verbose))
+
+
+def _compile(args, config) -> Path:
+  from kubeflow.runner import compile_pipeline
+  from kubeflow.serving import write_manifests
+  output_dir = args.output_dir or Path('build') / 'kubeflow' / config.pipeline.name
+  spec = compile_pipeline(config, output_dir)
+  manifests = write_manifests(config, output_dir / 'serving')
+  print(f'KFP v2 pipeline spec: {spec}\nTF Serving manifests (kustomize): {manifests}')
+  return spec
+
+
+def _submit(args, config) -> int:
+  from kubeflow.runner import (DATA_ROOT_PARAMETER, TRAIN_ARGS_PARAMETER, run_request, submit,
+                               train_args_json)
+  parameters = {}
+  if args.data_root:
+    parameters[DATA_ROOT_PARAMETER] = args.data_root
+  if args.train_steps:
+    parameters[TRAIN_ARGS_PARAMETER] = train_args_json(int(args.train_steps))
+  request = run_request(config, _compile(args, config), args.host, args.experiment, parameters)
+  if args.dry_run:
+    print('Dry run; would send:\n' + json.dumps(request, indent=2))
+    return EXIT_OK
+  print(f'Started run {submit(request)} of {request["pipeline_name"]} on {args.host}')
+  return EXIT_OK
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  args = _parser().parse_args(argv)
+  overrides = {key: getattr(args, flag) for flag, key in OVERRIDABLE.items()
+               if getattr(args, flag) is not None}
+  try:
+    config = load_config(args.config, overrides)
+    if args.command == 'run':
+      return _run(args, config)
+    if args.command == 'compile':
+      _compile(args, config)
+      return EXIT_OK
+    return _submit(args, config)
+  except ConfigError as err:
+    print(f'Config error: {err}', file=sys.stderr)
+    return EXIT_CONFIG
 
 
 if __name__ == '__main__':

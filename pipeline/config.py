@@ -105,6 +105,58 @@ class BeamSection(_Section):
       default_factory=lambda: ['--direct_running_mode=in_memory', '--direct_num_workers=1'])
 
 
+REMOTE_SCHEMES = ('gs://', 's3://', 'minio://', 'hdfs://', 'abfs://')
+
+
+def _remote_uri(key: str, value: str) -> str:
+  if not value.startswith(REMOTE_SCHEMES):
+    raise ValueError(
+        f'{value!r} is a local path, which the pipeline\'s pods cannot see; use a bucket URI '
+        f'({", ".join(REMOTE_SCHEMES)}) for {key}')
+  return value.rstrip('/')
+
+
+class TrainerResources(_Section):
+  cpu: Optional[float] = Field(None, gt=0, description='vCPU limit of the Trainer pod.')
+  memory_gb: Optional[float] = Field(None, gt=0, description='Memory limit in GB.')
+  gpu: int = Field(0, ge=0, description='Number of accelerators.')
+  gpu_type: Optional[str] = Field(None, description='e.g. nvidia.com/gpu or NVIDIA_TESLA_T4')
+
+  @model_validator(mode='after')
+  def _gpu_type_with_gpus(self) -> 'TrainerResources':
+    if self.gpu and not self.gpu_type:
+      raise ValueError('kubeflow.trainer.gpu_type is required when kubeflow.trainer.gpu > 0 '
+                       '(e.g. nvidia.com/gpu)')
+    return self
+
+
+class KubeflowSection(_Section):
+  """Running on Kubeflow Pipelines: what differs from a local run."""
+  image: str = Field(description='Pipeline image built from kubeflow/Dockerfile.')
+  pipeline_root: str = Field(description='Bucket URI for artifacts, e.g. gs://bucket/tfx/penguin.')
+  data_root: str = Field(description='Bucket folder with the data files (run parameter data-root).')
+  serving_dir: str = Field(description='Bucket URI that TF Serving reads models from.')
+  beam_args: List[str] = Field(
+      default_factory=list,
+      description='Beam args on the cluster, e.g. --runner=DataflowRunner or a Flink address.')
+  trainer: TrainerResources = Field(default_factory=TrainerResources)
+  project_dir: str = Field('/app', description='Where the image holds this project.')
+  serving_image: str = Field('tensorflow/serving:2.16.1', description='TF Serving image.')
+  serving_replicas: int = Field(2, ge=1)
+
+  @field_validator('pipeline_root', 'data_root', 'serving_dir')
+  @classmethod
+  def _remote(cls, value: str, info) -> str:
+    return _remote_uri(f'kubeflow.{info.field_name}', value)
+
+  @field_validator('image')
+  @classmethod
+  def _image(cls, value: str) -> str:
+    if not value or ' ' in value:
+      raise ValueError('set an image reference such as registry.example.com/tfx-forge:0.1.0')
+    return value
+
+
 class ForgeConfig(_Section):
   pipeline: PipelineSection
   data: DataSection
@@ -113,6 +165,7 @@ class ForgeConfig(_Section):
   gates: GatesSection = Field(default_factory=GatesSection)
   outputs: OutputsSection
   beam: BeamSection = Field(default_factory=BeamSection)
+  kubeflow: Optional[KubeflowSection] = None
 
   @property
   def metadata_path(self) -> Path:

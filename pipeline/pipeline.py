@@ -1,9 +1,16 @@
-"""create_pipeline(config): the one TFX pipeline definition both runners use."""
+"""create_pipeline(config): the one TFX pipeline definition both runners use.
+
+What differs between running here and on Kubeflow (paths, data location, Beam arguments,
+metadata store, resources) is a `Deployment`; the components and their wiring are not.
+"""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import List, Optional, Type, Union
 
 import tfx.v1 as tfx
+from tfx.orchestration import data_types
 from tfx.types import standard_artifacts
 
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
@@ -17,6 +24,23 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 HASH_BUCKETS = 100
 
 
+@dataclasses.dataclass(frozen=True)
+class Deployment:
+  """Where and how the pipeline runs."""
+  pipeline_root: str
+  input_base: Union[str, data_types.RuntimeParameter]
+  input_pattern: str
+  data_format: str
+  data_location: str  # how error messages name the data
+  schema_file: Optional[str]  # None: infer with SchemaGen
+  serving_dir: str  # models go to <serving_dir>/<model name>/<version>/
+  beam_args: List[str]
+  train_args: Union[dict, data_types.RuntimeParameter]  # TrainArgs, or its JSON at run time
+  metadata_connection_config: Optional[object] = None  # None: the orchestrator's own
+  trainer_resources: Optional[object] = None  # a KFP ResourceSpec proto
+  baseline_strategy: Type = LatestBlessedOtherModelStrategy
+
+
 def curated_schema(config: ForgeConfig) -> Path | None:
   """The schema to import instead of inferring one: data.schema, else
   schemas/<dataset>/schema.pbtxt when the project has one."""
@@ -27,28 +51,49 @@ def curated_schema(config: ForgeConfig) -> Path | None:
   return candidate if dataset and candidate.is_file() else None
 
 
-def _example_gen(source: datasets.DataSource, eval_fraction: float):
+def local_deployment(config: ForgeConfig) -> Deployment:
+  """This machine: LocalDagRunner, Beam's DirectRunner, ML Metadata in sqlite."""
+  root = config.pipeline.root.resolve()
+  source = datasets.resolve(config.data.builtin, config.data.path, config.data.format,
+                            root / 'data')
+  schema_file = curated_schema(config)
+  return Deployment(
+      pipeline_root=str(root),
+      input_base=str(source.input_base),
+      input_pattern=source.pattern,
+      data_format=source.format,
+      data_location=str(source.input_base / source.pattern),
+      schema_file=str(schema_file) if schema_file else None,
+      serving_dir=str(config.outputs.serving_dir.resolve()),
+      beam_args=config.beam.args,
+      train_args={'num_steps': config.training.train_steps},
+      metadata_connection_config=(
+          tfx.orchestration.metadata.sqlite_metadata_connection_config(
+              str(config.metadata_path.resolve()))))
+
+
+def _example_gen(deployment: Deployment, eval_fraction: float):
   eval_buckets = max(1, round(HASH_BUCKETS * eval_fraction))
   splits = tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
       tfx.proto.SplitConfig.Split(name='train', hash_buckets=HASH_BUCKETS - eval_buckets),
       tfx.proto.SplitConfig.Split(name='eval', hash_buckets=eval_buckets),
   ]))
-  inputs = tfx.proto.Input(splits=[tfx.proto.Input.Split(name='all', pattern=source.pattern)])
-  component = (tfx.components.CsvExampleGen if source.format == 'csv'
+  inputs = tfx.proto.Input(
+      splits=[tfx.proto.Input.Split(name='all', pattern=deployment.input_pattern)])
+  component = (tfx.components.CsvExampleGen if deployment.data_format == 'csv'
                else tfx.components.ImportExampleGen)
-  return component(input_base=str(source.input_base), input_config=inputs, output_config=splits)
+  return component(input_base=deployment.input_base, input_config=inputs,
+                   output_config=splits)
 
 
-def create_pipeline(config: ForgeConfig) -> tfx.dsl.Pipeline:
+def create_pipeline(config: ForgeConfig,
+                    deployment: Optional[Deployment] = None) -> tfx.dsl.Pipeline:
+  deployment = deployment or local_deployment(config)
   family = load_family(config.model.family)
-  root = config.pipeline.root.resolve()
-  source = datasets.resolve(config.data.builtin, config.data.path, config.data.format,
-                            root / 'data')
-  example_gen = _example_gen(source, config.data.eval_fraction)
+  example_gen = _example_gen(deployment, config.data.eval_fraction)
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
-  schema_file = curated_schema(config)
-  if schema_file is not None:
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=str(schema_file))
+  if deployment.schema_file is not None:
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=deployment.schema_file)
   else:
     schema_gen = tfx.components.SchemaGen(
         statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True)
@@ -56,8 +101,8 @@ def create_pipeline(config: ForgeConfig) -> tfx.dsl.Pipeline:
       statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
   validation_gate = DataValidationGate(
       anomalies=example_validator.outputs['anomalies'],
-      data_location=str(source.input_base / source.pattern),
-      schema_location=str(schema_file or 'the schema inferred by SchemaGen'))
+      data_location=deployment.data_location,
+      schema_location=deployment.schema_file or 'the schema inferred by SchemaGen')
   transform = tfx.components.Transform(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
@@ -71,19 +116,23 @@ def create_pipeline(config: ForgeConfig) -> tfx.dsl.Pipeline:
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
       schema=schema_gen.outputs['schema'],
-      train_args=tfx.proto.TrainArgs(num_steps=training.train_steps),
-      eval_args=tfx.proto.EvalArgs(num_steps=training.eval_steps),
+      train_args=deployment.train_args,
+      eval_args={'num_steps': training.eval_steps},
       custom_config={
           'epochs': training.epochs,
           'batch_size': training.batch_size,
           'learning_rate': training.learning_rate,
           'hparams': config.model.hparams,
       })
+  if deployment.trainer_resources is not None:
+    trainer.with_platform_config(deployment.trainer_resources)
+  candidate = ({'candidate': trainer.outputs['model']}
+               if deployment.baseline_strategy is LatestBlessedOtherModelStrategy else {})
   baseline_resolver = tfx.dsl.Resolver(
-      strategy_class=LatestBlessedOtherModelStrategy,
+      strategy_class=deployment.baseline_strategy,
       model=tfx.dsl.Channel(type=standard_artifacts.Model),
       model_blessing=tfx.dsl.Channel(type=standard_artifacts.ModelBlessing),
-      candidate=trainer.outputs['model'],
+      **candidate,
   ).with_id('latest_blessed_model_resolver')
   evaluator = tfx.components.Evaluator(
       examples=example_gen.outputs['examples'],
@@ -95,13 +144,12 @@ def create_pipeline(config: ForgeConfig) -> tfx.dsl.Pipeline:
       model_blessing=evaluator.outputs['blessing'],
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(
-              base_directory=str(config.outputs.serving_dir.resolve() / config.model_name))))
+              base_directory=f'{deployment.serving_dir}/{config.model_name}')))
   return tfx.dsl.Pipeline(
       pipeline_name=config.pipeline.name,
-      pipeline_root=str(root),
+      pipeline_root=deployment.pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator, validation_gate,
                   transform, trainer, baseline_resolver, evaluator, pusher],
       enable_cache=True,
-      metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-          str(config.metadata_path.resolve())),
-      beam_pipeline_args=config.beam.args)
+      metadata_connection_config=deployment.metadata_connection_config,
+      beam_pipeline_args=deployment.beam_args)
