@@ -1,12 +1,14 @@
 """`forge`: run a tfx-forge pipeline from its config, here or on Kubeflow Pipelines.
 
 Exit codes: 0 blessed and pushed (or unchanged, from the cache); 1 a component failed;
-2 the config is invalid; 3 the data failed validation; 4 the model was not blessed.
+2 the config is invalid; 3 the data failed validation; 4 the model was not blessed;
+5 the model failed the pre-push serving check (not pushed).
 """
 from pipeline import env  # noqa: F401  (must precede TensorFlow's import)
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import List, Optional
 
 from pipeline.config import OVERRIDABLE, ConfigError, load_config
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_DATA, EXIT_NOT_BLESSED = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_DATA, EXIT_NOT_BLESSED, EXIT_SERVING = 0, 1, 2, 3, 4, 5
 
 
 def _add_config_arguments(command: argparse.ArgumentParser) -> None:
@@ -46,6 +48,21 @@ def _parser() -> argparse.ArgumentParser:
   submit.add_argument('--data-root', help='run parameter: bucket folder with the data')
   submit.add_argument('--output-dir', type=Path, help='default: build/kubeflow/<pipeline name>')
   submit.add_argument('--dry-run', action='store_true', help='print the request, send nothing')
+  versions = commands.add_parser('versions', help='pushed versions with their metrics and run')
+  _add_config_arguments(versions)
+  rollback = commands.add_parser('rollback', help='pin the served version in models.config')
+  _add_config_arguments(rollback)
+  target = rollback.add_mutually_exclusive_group(required=True)
+  target.add_argument('--to', type=int, metavar='VERSION', help='serve only this version')
+  target.add_argument('--latest', action='store_true', help='unpin: serve the newest versions')
+  predict = commands.add_parser('predict', help='send CSV rows to a running TF Serving')
+  _add_config_arguments(predict)
+  predict.add_argument('csv', type=Path, help='rows to predict, with the raw feature columns')
+  server = predict.add_mutually_exclusive_group(required=True)
+  server.add_argument('--grpc', metavar='HOST:PORT', help='gRPC endpoint, e.g. localhost:8500')
+  server.add_argument('--rest', metavar='URL', help='REST endpoint, e.g. http://localhost:8501')
+  predict.add_argument('--signature', default='serving_default',
+                       choices=['serving_default', 'serving_raw'])
   return parser
 
 
@@ -53,8 +70,12 @@ def _print_run_summary(local_run) -> int:
   summary = local_run.summary
   print(f'\nPipeline ran in {local_run.seconds:.1f} s; logs: {local_run.log_path}')
   if local_run.error is not None:
+    from components.serving_pusher.check import ServingCheckError
     from components.validation_gate.executor import DataValidationError
     print(f'\nFAILED in {local_run.failed_component or "the pipeline"}:\n{local_run.error}')
+    if isinstance(local_run.error, ServingCheckError):
+      print('The model was not pushed; the served version is unchanged.')
+      return EXIT_SERVING
     return EXIT_DATA if isinstance(local_run.error, DataValidationError) else EXIT_FAILED
   if summary.metrics:
     figures = ', '.join(f'{name} {value:.4f}' for name, value in sorted(summary.metrics.items()))
@@ -114,8 +135,70 @@ def _submit(args, config) -> int:
   return EXIT_OK
 
 
+def _versions(config) -> int:
+  from components.serving_pusher import model_config
+  from pipeline.summary import pushed_versions
+  serving_dir = str(config.outputs.serving_dir.resolve())
+  entry = [e for e in model_config.read(serving_dir).model_config_list.config
+           if e.name == config.model_name]
+  policy = entry[0].model_version_policy if entry else None
+  pushed = pushed_versions(config.metadata_path)
+  on_disk = [v.version for v in pushed
+             if (config.outputs.serving_dir / config.model_name / str(v.version)).is_dir()]
+  if policy is not None and policy.HasField('specific'):
+    served = set(policy.specific.versions)
+  else:
+    served = set(sorted(on_disk)[-(policy.latest.num_versions if policy else 2):])
+  for version in pushed:
+    figures = ', '.join(f'{k} {v:.4f}' for k, v in sorted(version.metrics.items())
+                        if k != 'example_count')
+    state = 'served' if version.version in served else (
+        'on disk' if version.version in on_disk else 'deleted')
+    print(f'{version.version}  {state:8}  run {version.run_id}  {figures}')
+  return EXIT_OK
+
+
+def _rollback(args, config) -> int:
+  from components.serving_pusher import model_config
+  serving_dir = str(config.outputs.serving_dir.resolve())
+  try:
+    if args.latest:
+      path = model_config.unpin(serving_dir, config.model_name, keep_versions=2)
+      print(f'{path}: {config.model_name} serves its newest versions again')
+    else:
+      path = model_config.pin(serving_dir, config.model_name, args.to)
+      print(f'{path}: {config.model_name} now serves only version {args.to}')
+  except (FileNotFoundError, LookupError) as err:
+    print(f'Cannot roll back: {err}', file=sys.stderr)
+    return EXIT_FAILED
+  return EXIT_OK
+
+
+def _predict(args, config) -> int:
+  from tfx.utils import io_utils
+  from pipeline import predict
+  from pipeline.summary import latest_schema_uri
+  from models.common.family import load_family
+  schema = io_utils.SchemaReader().read(f'{latest_schema_uri(config.metadata_path)}/schema.pbtxt')
+  specs = predict.raw_specs(schema, load_family(config.model.family).label_key)
+  try:
+    examples = predict.examples_from_csv(args.csv, specs)
+  except ValueError as err:
+    print(f'Cannot predict: {err}', file=sys.stderr)
+    return EXIT_FAILED
+  if args.grpc:
+    rows = predict.predict_grpc(args.grpc, config.model_name, args.signature, examples, specs)
+  else:
+    rows = predict.predict_rest(args.rest, config.model_name, args.signature, examples, specs)
+  for number, row in enumerate(rows, start=1):
+    print(json.dumps({'row': number, **row}))
+  return EXIT_OK
+
+
 def main(argv: Optional[List[str]] = None) -> int:
   args = _parser().parse_args(argv)
+  if args.command != 'run':  # `run` sends these logs to its log file instead
+    logging.getLogger('tensorflow').setLevel(logging.ERROR)
   overrides = {key: getattr(args, flag) for flag, key in OVERRIDABLE.items()
                if getattr(args, flag) is not None}
   try:
@@ -125,6 +208,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == 'compile':
       _compile(args, config)
       return EXIT_OK
+    if args.command == 'versions':
+      return _versions(config)
+    if args.command == 'rollback':
+      return _rollback(args, config)
+    if args.command == 'predict':
+      return _predict(args, config)
     return _submit(args, config)
   except ConfigError as err:
     print(f'Config error: {err}', file=sys.stderr)

@@ -14,6 +14,7 @@ from tfx.orchestration import data_types
 from tfx.types import standard_artifacts
 
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
+from components.serving_pusher.component import ServingPusher
 from components.validation_gate.component import DataValidationGate
 from models.common.family import load_family
 from pipeline import datasets
@@ -139,12 +140,13 @@ def create_pipeline(config: ForgeConfig,
       model=trainer.outputs['model'],
       baseline_model=baseline_resolver.outputs['model'],
       eval_config=eval_config(family, config.gates))
-  pusher = tfx.components.Pusher(
+  pusher = ServingPusher(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
-      push_destination=tfx.proto.PushDestination(
-          filesystem=tfx.proto.PushDestination.Filesystem(
-              base_directory=f'{deployment.serving_dir}/{config.model_name}')))
+      examples=example_gen.outputs['examples'],
+      serving_dir=deployment.serving_dir,
+      model_name=config.model_name,
+      label_key=family.label_key).with_id('Pusher')
   return tfx.dsl.Pipeline(
       pipeline_name=config.pipeline.name,
       pipeline_root=deployment.pipeline_root,

@@ -82,7 +82,10 @@ def read_latest_run(metadata_path: Path) -> RunSummary:
   runs = store.get_contexts_by_type('pipeline_run')
   if not runs:
     raise LookupError(f'{metadata_path}: no pipeline run recorded yet')
-  run = max(runs, key=lambda context: context.id)
+  return read_run(store, max(runs, key=lambda context: context.id))
+
+
+def read_run(store, run: metadata_store_pb2.Context) -> RunSummary:
   summary = RunSummary(run_id=run.name, states={})
   executions = store.get_executions_by_context(run.id)
   type_names = {t.id: t.name for t in store.get_execution_types_by_id(
@@ -105,3 +108,47 @@ def read_latest_run(metadata_path: Path) -> RunSummary:
       if properties.get('pushed') and properties['pushed'].int_value == 1:
         summary.pushed_to = properties['pushed_destination'].string_value
   return summary
+
+
+@dataclasses.dataclass
+class PushedVersion:
+  version: int
+  path: str
+  run_id: str
+  metrics: Dict[str, float]
+
+
+def _run_of(store, execution_id: int) -> Optional[metadata_store_pb2.Context]:
+  runs = [c for c in store.get_contexts_by_execution(execution_id)
+          if store.get_context_types_by_id([c.type_id])[0].name == 'pipeline_run']
+  return runs[0] if runs else None
+
+
+def pushed_versions(metadata_path: Path) -> List[PushedVersion]:
+  """Every version the pipeline pushed, with the run that produced it and its metrics."""
+  store = open_store(metadata_path)
+  versions = {}
+  for artifact in store.get_artifacts_by_type('PushedModel'):
+    properties = artifact.custom_properties
+    if 'pushed_version' not in properties or properties['pushed'].int_value != 1:
+      continue
+    version = properties['pushed_version'].int_value
+    if version in versions:
+      continue  # the same push, linked again by a cached re-run
+    producers = [e for e in store.get_events_by_artifact_ids([artifact.id])
+                 if e.type == metadata_store_pb2.Event.OUTPUT]
+    execution_id = min(e.execution_id for e in producers)
+    run = _run_of(store, execution_id)
+    run_summary = read_run(store, run) if run else None
+    versions[version] = PushedVersion(
+        version, properties['pushed_destination'].string_value,
+        run.name if run else '?', run_summary.metrics if run_summary else {})
+  return [versions[v] for v in sorted(versions)]
+
+
+def latest_schema_uri(metadata_path: Path) -> str:
+  store = open_store(metadata_path)
+  schemas = store.get_artifacts_by_type('Schema')
+  if not schemas:
+    raise LookupError(f'{metadata_path}: no schema recorded; run the pipeline first')
+  return max(schemas, key=lambda a: a.id).uri

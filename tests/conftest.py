@@ -52,3 +52,17 @@ def penguin_runs(tmp_path_factory):
   assert first.returncode == 0, first.output
   second = forge_run(config)
   return first, second
+
+
+@pytest.fixture(scope='session')
+def taxi_run(tmp_path_factory):
+  """TFX's reference workload through `forge run`, once."""
+  work = tmp_path_factory.mktemp('taxi')
+  config = write_config(work / 'taxi.yaml', 'taxi', pipeline={'root': str(work / 'root')},
+                        outputs={'serving_dir': str(work / 'serving')})
+  return forge_run(config)
+
+
+def pushed_version_dirs(run: CliRun):
+  return sorted(p for p in (run.config.outputs.serving_dir / run.config.model_name).iterdir()
+                if p.name.isdigit())

@@ -1,33 +1,80 @@
-"""Signatures of the exported SavedModel: what TF Serving and TFMA call."""
+"""Signatures of the exported SavedModel: what TF Serving and TFMA call.
+
+- `serving_default`: serialized tf.Examples in (gRPC clients, TFMA).
+- `serving_raw`: one tensor per raw feature (REST clients send
+  `{"instances": [{"feature": value, ...}]}`); an empty string or NaN means "missing".
+- `transform_features`: the transformed features, so TFMA can read the transformed label.
+Both serving signatures run the same transform graph and model, and return
+`probabilities`, `predicted_class` and `class_names`.
+"""
 from __future__ import annotations
 
 import tensorflow as tf
 
 from models.common.family import Family
 
+SERVING_DEFAULT = 'serving_default'
+SERVING_RAW = 'serving_raw'
+TRANSFORM_FEATURES = 'transform_features'
+
+
+def _predictions(model, features, family: Family):
+  probabilities = model(model.tft_layer(features))
+  if family.is_binary:
+    class_ids = tf.cast(tf.squeeze(probabilities, 1) > 0.5, tf.int64)
+  else:
+    class_ids = tf.argmax(probabilities, axis=1)
+  class_names = tf.constant(list(family.class_names))
+  batch_size = tf.shape(probabilities)[0]
+  return {
+      'probabilities': probabilities,
+      'predicted_class': tf.gather(class_names, class_ids),
+      'class_names': tf.tile(tf.expand_dims(class_names, 0), [batch_size, 1]),
+  }
+
+
+def _present(values):
+  if values.dtype == tf.string:
+    return tf.not_equal(values, '')
+  if values.dtype.is_floating:
+    return tf.logical_not(tf.math.is_nan(values))
+  return tf.ones_like(values, tf.bool)
+
+
+def _as_parsed(values, feature_spec):
+  """A [batch] tensor shaped like tf.io.parse_example's output for `feature_spec`."""
+  if isinstance(feature_spec, tf.io.FixedLenFeature):
+    return tf.reshape(values, [-1] + list(feature_spec.shape))
+  present = _present(values)
+  rows = tf.where(present)[:, 0]
+  return tf.SparseTensor(
+      indices=tf.stack([rows, tf.zeros_like(rows)], axis=1),
+      values=tf.boolean_mask(values, present),
+      dense_shape=tf.stack([tf.shape(values, out_type=tf.int64)[0], tf.constant(1, tf.int64)]))
+
 
 def build(model: tf.keras.Model, tf_transform_output, family: Family):
-  """`serving_default` takes serialized tf.Examples (the label may be absent) and returns
-  `probabilities` and `predicted_class`; `transform_features` returns the transformed
-  features TFMA needs to read the transformed label."""
-  # Attributes make the transform layer a tracked part of the saved model.
+  # An attribute makes the transform layer a tracked part of the saved model.
   model.tft_layer = tf_transform_output.transform_features_layer()
   raw_feature_spec = tf_transform_output.raw_feature_spec()
   serving_spec = {k: v for k, v in raw_feature_spec.items() if k != family.label_key}
-  class_names = tf.constant(list(family.class_names))
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def serving_default(serialized_examples):
-    features = tf.io.parse_example(serialized_examples, serving_spec)
-    probabilities = model(model.tft_layer(features))
-    if family.is_binary:
-      class_ids = tf.cast(tf.squeeze(probabilities, 1) > 0.5, tf.int64)
-    else:
-      class_ids = tf.argmax(probabilities, axis=1)
-    return {'probabilities': probabilities, 'predicted_class': tf.gather(class_names, class_ids)}
+    return _predictions(model, tf.io.parse_example(serialized_examples, serving_spec), family)
+
+  raw_inputs = [tf.TensorSpec([None], spec.dtype, name=name)
+                for name, spec in sorted(serving_spec.items())]
+
+  @tf.function(input_signature=raw_inputs)
+  def serving_raw(*values):
+    features = {name: _as_parsed(value, serving_spec[name])
+                for name, value in zip(sorted(serving_spec), values)}
+    return _predictions(model, features, family)
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def transform_features(serialized_examples):
     return model.tft_layer(tf.io.parse_example(serialized_examples, raw_feature_spec))
 
-  return {'serving_default': serving_default, 'transform_features': transform_features}
+  return {SERVING_DEFAULT: serving_default, SERVING_RAW: serving_raw,
+          TRANSFORM_FEATURES: transform_features}

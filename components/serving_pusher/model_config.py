@@ -1,0 +1,79 @@
+"""TF Serving's models.config (a ModelServerConfig text proto) beside the pushed models:
+which models the server loads, from where, and which versions."""
+from __future__ import annotations
+
+import posixpath
+from typing import Optional
+
+import tensorflow as tf
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+FILE_NAME = 'models.config'
+
+
+def read(serving_dir: str) -> model_server_config_pb2.ModelServerConfig:
+  path = posixpath.join(serving_dir, FILE_NAME)
+  config = model_server_config_pb2.ModelServerConfig()
+  if tf.io.gfile.exists(path):
+    with tf.io.gfile.GFile(path) as source:
+      text_format.Parse(source.read(), config)
+  return config
+
+
+def write(serving_dir: str, config: model_server_config_pb2.ModelServerConfig) -> str:
+  """Written aside, then renamed: the server polling the file never reads half of it."""
+  path = posixpath.join(serving_dir, FILE_NAME)
+  partial = posixpath.join(serving_dir, f'.{FILE_NAME}.partial')
+  with tf.io.gfile.GFile(partial, 'w') as out:
+    out.write(text_format.MessageToString(config))
+  tf.io.gfile.rename(partial, path, overwrite=True)
+  return path
+
+
+def _entry(config, model_name: str):
+  for entry in config.model_config_list.config:
+    if entry.name == model_name:
+      return entry
+  return None
+
+
+def register(serving_dir: str, model_name: str, keep_versions: int) -> Optional[int]:
+  """Adds the model (serving its latest `keep_versions` versions) if it is not listed yet;
+  returns the pinned version when a rollback pins one, else None."""
+  config = read(serving_dir)
+  entry = _entry(config, model_name)
+  if entry is None:
+    entry = config.model_config_list.config.add(
+        name=model_name, base_path=posixpath.join(serving_dir, model_name),
+        model_platform='tensorflow')
+    entry.model_version_policy.latest.num_versions = keep_versions
+    write(serving_dir, config)
+  if entry.model_version_policy.HasField('specific'):
+    return entry.model_version_policy.specific.versions[0]
+  return None
+
+
+def pin(serving_dir: str, model_name: str, version: int) -> str:
+  """Serves only `version` (a rollback) until `unpin`."""
+  version_dir = posixpath.join(serving_dir, model_name, str(version))
+  if not tf.io.gfile.exists(posixpath.join(version_dir, 'saved_model.pb')):
+    raise FileNotFoundError(f'{version_dir}: no such pushed version')
+  config = read(serving_dir)
+  entry = _entry(config, model_name)
+  if entry is None:
+    raise LookupError(f'{posixpath.join(serving_dir, FILE_NAME)}: no model named {model_name!r}')
+  entry.model_version_policy.ClearField('latest')
+  entry.model_version_policy.specific.ClearField('versions')
+  entry.model_version_policy.specific.versions.append(version)
+  return write(serving_dir, config)
+
+
+def unpin(serving_dir: str, model_name: str, keep_versions: int) -> str:
+  config = read(serving_dir)
+  entry = _entry(config, model_name)
+  if entry is None:
+    raise LookupError(f'{posixpath.join(serving_dir, FILE_NAME)}: no model named {model_name!r}')
+  entry.model_version_policy.ClearField('specific')
+  entry.model_version_policy.latest.num_versions = keep_versions
+  return write(serving_dir, config)

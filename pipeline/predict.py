@@ -1,0 +1,114 @@
+"""`forge predict`: send CSV rows to a running TF Serving over gRPC (PredictionService from
+tensorflow-serving-api) or REST, through either serving signature."""
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import urllib.request
+from pathlib import Path
+from typing import Dict, List
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+from components.serving_pusher.warmup import raw_columns
+from models.common.signatures import SERVING_DEFAULT, SERVING_RAW
+
+_DTYPES = {schema_pb2.FLOAT: tf.float32, schema_pb2.INT: tf.int64, schema_pb2.BYTES: tf.string}
+
+
+def raw_specs(schema: schema_pb2.Schema, label_key: str) -> Dict[str, tf.TensorSpec]:
+  return {feature.name: tf.TensorSpec([None], _DTYPES[feature.type], name=feature.name)
+          for feature in schema.feature if feature.name != label_key}
+
+
+def _feature(value: str, dtype: tf.DType) -> tf.train.Feature:
+  if value == '':
+    return None
+  if dtype == tf.string:
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
+  if dtype == tf.int64:
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(float(value))]))
+  return tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)]))
+
+
+def examples_from_csv(path: Path, specs: Dict[str, tf.TensorSpec]) -> List[bytes]:
+  """Serialized tf.Examples, one per row; columns the model does not take are ignored."""
+  with open(path, newline='', encoding='utf-8') as source:
+    rows = list(csv.DictReader(source))
+  if not rows:
+    raise ValueError(f'{path}: no rows to send (a header and at least one row are needed)')
+  missing = set(specs) - set(rows[0])
+  if missing:
+    raise ValueError(f'{path}: missing column(s) {sorted(missing)}; the model takes '
+                     f'{sorted(specs)}')
+  examples = []
+  for row in rows:
+    features = {name: _feature(row[name].strip(), spec.dtype) for name, spec in specs.items()}
+    examples.append(tf.train.Example(features=tf.train.Features(
+        feature={k: v for k, v in features.items() if v is not None})).SerializeToString())
+  return examples
+
+
+def _inputs(signature: str, examples: List[bytes], specs) -> Dict[str, np.ndarray]:
+  if signature == SERVING_DEFAULT:
+    return {'examples': np.array(examples, dtype=object)}
+  return raw_columns(examples, specs)
+
+
+def predict_grpc(address: str, model_name: str, signature: str, examples: List[bytes],
+                 specs, timeout: float = 30.0) -> List[Dict]:
+  request = predict_pb2.PredictRequest()
+  request.model_spec.name = model_name
+  request.model_spec.signature_name = signature
+  for name, values in _inputs(signature, examples, specs).items():
+    request.inputs[name].CopyFrom(tf.make_tensor_proto(values))
+  with grpc.insecure_channel(address) as channel:
+    response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
+        request, timeout=timeout)
+  outputs = {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
+  return [{name: _plain(values[i]) for name, values in outputs.items()}
+          for i in range(len(examples))]
+
+
+def _plain(value):
+  value = value.tolist() if isinstance(value, np.ndarray) else value
+  if isinstance(value, bytes):
+    return value.decode()
+  if isinstance(value, list):
+    return [_plain(v) for v in value]
+  return value
+
+
+def _rest_instance(signature: str, row: int, inputs: Dict[str, np.ndarray]) -> Dict:
+  instance = {}
+  for name, values in inputs.items():
+    value = values[row]
+    if signature == SERVING_DEFAULT:  # binary strings travel base64-encoded in JSON
+      instance[name] = {'b64': base64.b64encode(value).decode()}
+    elif isinstance(value, bytes):
+      instance[name] = value.decode()
+    elif isinstance(value, (float, np.floating)):
+      instance[name] = float(value)  # json writes NaN, which TF Serving's REST API reads
+    else:
+      instance[name] = value.item()
+  return instance
+
+
+def predict_rest(url: str, model_name: str, signature: str, examples: List[bytes], specs,
+                 timeout: float = 30.0) -> List[Dict]:
+  inputs = _inputs(signature, examples, specs)
+  body = {'signature_name': signature,
+          'instances': [_rest_instance(signature, i, inputs) for i in range(len(examples))]}
+  request = urllib.request.Request(
+      f'{url.rstrip("/")}/v1/models/{model_name}:predict', data=json.dumps(body).encode(),
+      headers={'Content-Type': 'application/json'})
+  with urllib.request.urlopen(request, timeout=timeout) as response:
+    return json.loads(response.read())['predictions']
+
+
+SIGNATURES = (SERVING_DEFAULT, SERVING_RAW)

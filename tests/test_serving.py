@@ -1,0 +1,151 @@
+"""What TF Serving and its clients rely on: both serving signatures, warm-up requests, the
+pre-push serving check, atomic versions with models.config and rollback, `forge predict`."""
+import csv
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.serving_pusher import check, executor, model_config, warmup
+from models.common.family import load_family
+from pipeline import cli, datasets
+from pipeline.summary import open_store
+from tests.conftest import pushed_version_dirs
+from tests.serving_double import ServingDouble
+
+
+def _eval_examples(run, count=32):
+  store = open_store(run.config.metadata_path)
+  # ExampleGen's output (<root>/<node>/examples/<id>), not Transform's transformed_examples.
+  examples_uri = max((a for a in store.get_artifacts_by_type('Examples')
+                      if a.uri.split('/')[-2] == 'examples'), key=lambda a: a.id).uri
+  family = load_family(run.config.model.family)
+  return warmup.eval_examples(examples_uri, family.label_key, count)
+
+
+@pytest.fixture(scope='module', params=['penguin', 'taxi'])
+def pushed(request, penguin_runs, taxi_run):
+  run = penguin_runs[0] if request.param == 'penguin' else taxi_run
+  assert run.returncode == 0, run.output
+  model_dir = pushed_version_dirs(run)[-1]
+  return run, model_dir, tf.saved_model.load(str(model_dir))
+
+
+def test_both_serving_signatures_agree_on_eval_rows(pushed):
+  run, _, loaded = pushed
+  examples = _eval_examples(run)
+  by_example = loaded.signatures['serving_default'](examples=tf.constant(examples))
+  raw = loaded.signatures['serving_raw']
+  columns = warmup.raw_columns(examples, raw.structured_input_signature[1])
+  by_feature = raw(**{name: tf.constant(values) for name, values in columns.items()})
+  np.testing.assert_allclose(by_example['probabilities'].numpy(),
+                             by_feature['probabilities'].numpy(), atol=1e-5)
+  family = load_family(run.config.model.family)
+  names = by_example['class_names'].numpy()[0]
+  assert [n.decode() for n in names] == list(family.class_names)
+  assert set(by_example['predicted_class'].numpy()) <= set(names)
+
+
+def test_rest_json_row_round_trips_through_the_raw_signature(pushed):
+  run, _, loaded = pushed
+  raw = loaded.signatures['serving_raw']
+  specs = raw.structured_input_signature[1]
+  example = _eval_examples(run, 1)
+  columns = warmup.raw_columns(example, specs)
+  body = json.dumps({'signature_name': 'serving_raw', 'instances': [
+      {name: (values[0].decode() if isinstance(values[0], bytes) else values[0].item())
+       for name, values in columns.items()}]})
+  instance = json.loads(body)['instances'][0]
+  outputs = raw(**{name: tf.constant([value], dtype=specs[name].dtype)
+                   for name, value in instance.items()})
+  expected = loaded.signatures['serving_default'](examples=tf.constant(example))
+  np.testing.assert_allclose(outputs['probabilities'].numpy(),
+                             expected['probabilities'].numpy(), atol=1e-5)
+
+
+def test_warmup_file_holds_prediction_logs_that_run(pushed):
+  _, model_dir, _ = pushed
+  logs = warmup.read(str(model_dir))
+  assert {log.predict_log.request.model_spec.signature_name for log in logs} == {
+      'serving_default', 'serving_raw'}
+  assert 'answered' in check.check_model(str(model_dir))
+
+
+class _BrokenModel(tf.Module):
+  """Its serving signature requires a feature that real examples do not have."""
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
+  def serve(self, examples):
+    parsed = tf.io.parse_example(examples, {'no_such_feature': tf.io.FixedLenFeature([], tf.float32)})
+    return {'probabilities': tf.expand_dims(parsed['no_such_feature'], 1)}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name='x')])
+  def serve_raw(self, x):
+    return {'probabilities': tf.expand_dims(x, 1)}
+
+
+def test_a_model_that_cannot_serve_is_not_pushed(penguin_runs, tmp_path):
+  run = penguin_runs[0]
+  broken = _BrokenModel()
+  tf.saved_model.save(broken, str(tmp_path / 'broken'), signatures={
+      'serving_default': broken.serve, 'serving_raw': broken.serve_raw})
+  serving_dir = tmp_path / 'serving'
+  with pytest.raises(check.ServingCheckError, match='serving_default.*no_such_feature'):
+    executor.push(str(tmp_path / 'broken'), str(serving_dir), 'penguin', _eval_examples(run),
+                  keep_versions=2)
+  assert list((serving_dir / 'penguin').iterdir()) == []  # no version, no staging left
+
+
+def test_versions_models_config_rollback_and_interrupted_push(penguin_runs, tmp_path,
+                                                              monkeypatch):
+  run = penguin_runs[0]
+  model_path = str(pushed_version_dirs(run)[-1])
+  examples = _eval_examples(run, 8)
+  serving_dir = str(tmp_path / 'serving')
+  first, _ = executor.push(model_path, serving_dir, 'penguin', examples, keep_versions=2)
+  second, _ = executor.push(model_path, serving_dir, 'penguin', examples, keep_versions=2)
+  assert int(second.rsplit('/', 1)[1]) > int(first.rsplit('/', 1)[1])
+  entry = model_config.read(serving_dir).model_config_list.config[0]
+  assert entry.name == 'penguin' and entry.base_path == f'{serving_dir}/penguin'
+  assert entry.model_version_policy.latest.num_versions == 2
+
+  older = int(first.rsplit('/', 1)[1])
+  model_config.pin(serving_dir, 'penguin', older)
+  entry = model_config.read(serving_dir).model_config_list.config[0]
+  assert list(entry.model_version_policy.specific.versions) == [older]
+
+  def interrupted(*args, **kwargs):
+    raise KeyboardInterrupt('killed before the rename')
+  monkeypatch.setattr(tf.io.gfile, 'rename', interrupted)
+  with pytest.raises(KeyboardInterrupt):
+    executor.push(model_path, serving_dir, 'penguin', examples, keep_versions=2)
+  names = sorted(p.name for p in (tmp_path / 'serving' / 'penguin').iterdir())
+  assert names == sorted([first.rsplit('/', 1)[1], second.rsplit('/', 1)[1]])
+
+
+def _csv_of_penguins(path, rows=5):
+  source = datasets.resolve('penguins', None, 'csv', path.parent / 'data')
+  lines = (source.input_base / source.pattern).read_text().splitlines()[:rows + 1]
+  path.write_text('\n'.join(lines) + '\n')
+  return list(csv.DictReader(open(path)))
+
+
+@pytest.mark.parametrize('transport, signature', [
+    ('--grpc', 'serving_default'), ('--grpc', 'serving_raw'),
+    ('--rest', 'serving_default'), ('--rest', 'serving_raw')])
+def test_forge_predict_against_a_stand_in_server(penguin_runs, tmp_path, capsys, transport,
+                                                 signature):
+  run = penguin_runs[0]
+  rows = _csv_of_penguins(tmp_path / 'rows.csv')
+  config_path = tmp_path / 'penguin.yaml'
+  config_path.write_text(json.dumps(run.config.model_dump(mode='json', by_alias=True)))
+  with ServingDouble(pushed_version_dirs(run)[-1], 'penguin') as server:
+    address = server.grpc_address if transport == '--grpc' else server.rest_url
+    assert cli.main(['predict', str(config_path), str(tmp_path / 'rows.csv'), transport,
+                     address, '--signature', signature]) == 0
+  printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+  assert len(printed) == len(rows)
+  assert [p['predicted_class'] for p in printed] == [r['species'] for r in rows]
+  for prediction in printed:
+    assert abs(sum(prediction['probabilities']) - 1) < 1e-5
