@@ -99,6 +99,9 @@ def _run(args, config) -> int:
     os.environ['TF_CPP_MIN_LOG_LEVEL'] = '0'
   from pipeline.pipeline import curated_schema  # imports TensorFlow: after the config is checked
   from pipeline.runner import run_locally
+  if config.training.strategy.logical_cpus:
+    from models.common.worker import split_cpu
+    split_cpu(config.training.strategy.logical_cpus)
   print(f'Running pipeline {config.pipeline.name!r} ({config.model.family} model), '
         f'root {config.pipeline.root}')
   schema = curated_schema(config)

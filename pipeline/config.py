@@ -70,12 +70,36 @@ class ModelSection(_Section):
       default_factory=dict, description='Model-family hyperparameters (layer sizes, ...).')
 
 
+class StrategySection(_Section):
+  kind: Literal['default', 'mirrored', 'multi_worker_mirrored', 'tpu', 'auto'] = Field(
+      'default', description='tf.distribute strategy; auto: mirrored on 2+ GPUs, else default.')
+  devices: List[str] = Field(default_factory=list,
+                             description='mirrored: devices to use (default: all local GPUs).')
+  tpu: Optional[str] = Field(None, description='tpu: TPU name or grpc://host:8470.')
+  logical_cpus: int = Field(
+      0, ge=0, description='Split the CPU into N logical devices (try mirrored without GPUs).')
+
+  @model_validator(mode='after')
+  def _tpu_named(self) -> 'StrategySection':
+    if self.kind == 'tpu' and not self.tpu:
+      raise ValueError('training.strategy.tpu is required with kind tpu '
+                       '(a TPU name or grpc://host:8470)')
+    return self
+
+
 class TrainingSection(_Section):
   epochs: int = Field(10, ge=1)
   train_steps: int = Field(1000, ge=1, description='Total training steps over all epochs.')
   eval_steps: int = Field(50, ge=1, description='Validation steps after each epoch.')
-  batch_size: int = Field(64, ge=1)
+  batch_size: int = Field(64, ge=1, description='Per replica; global = this x replicas.')
   learning_rate: float = Field(0.01, gt=0)
+  lr_schedule: Literal['constant', 'cosine'] = 'constant'
+  warmup_steps: int = Field(0, ge=0, description='Linear warm-up before the schedule.')
+  clipnorm: Optional[float] = Field(None, gt=0, description='Gradient clipping by norm.')
+  early_stopping_patience: Optional[int] = Field(
+      None, ge=1, description='Stop after this many epochs without a better eval loss.')
+  mixed_precision: Literal['none', 'mixed_float16', 'mixed_bfloat16'] = 'none'
+  strategy: StrategySection = Field(default_factory=StrategySection)
 
   @model_validator(mode='after')
   def _steps_cover_epochs(self) -> 'TrainingSection':
@@ -84,6 +108,15 @@ class TrainingSection(_Section):
           f'training.train_steps ({self.train_steps}) must be at least training.epochs '
           f'({self.epochs}): every epoch needs one step')
     return self
+
+
+class TuningSection(_Section):
+  """An optional TFX Tuner stage (KerasTuner) whose best hyperparameters feed the Trainer."""
+  enabled: bool = False
+  algorithm: Literal['random', 'bayesian'] = 'random'
+  trials: int = Field(5, ge=1)
+  train_steps: int = Field(200, ge=1, description='Training steps per trial.')
+  eval_steps: int = Field(20, ge=1)
 
 
 class MetricGate(_Section):
@@ -162,6 +195,7 @@ class ForgeConfig(_Section):
   data: DataSection
   model: ModelSection
   training: TrainingSection = Field(default_factory=TrainingSection)
+  tuning: TuningSection = Field(default_factory=TuningSection)
   gates: GatesSection = Field(default_factory=GatesSection)
   outputs: OutputsSection
   beam: BeamSection = Field(default_factory=BeamSection)

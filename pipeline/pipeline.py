@@ -112,19 +112,32 @@ def create_pipeline(config: ForgeConfig,
       disable_statistics=True)
   transform.add_upstream_node(validation_gate)
   training = config.training
+  training_config = {
+      **training.model_dump(exclude={'train_steps', 'eval_steps'}),
+      'hparams': config.model.hparams,
+      # Checkpoints for BackupAndRestore, stable across re-runs of the same inputs.
+      'backup_root': f'{deployment.pipeline_root}/Trainer/backups',
+  }
+  tuning_components = []
+  if config.tuning.enabled:
+    tuner = tfx.components.Tuner(
+        tuner_fn=family.tuner_fn,
+        examples=transform.outputs['transformed_examples'],
+        transform_graph=transform.outputs['transform_graph'],
+        schema=schema_gen.outputs['schema'],
+        train_args={'num_steps': config.tuning.train_steps},
+        eval_args={'num_steps': config.tuning.eval_steps},
+        custom_config={**training_config, **config.tuning.model_dump()})
+    tuning_components.append(tuner)
   trainer = tfx.components.Trainer(
       run_fn=family.run_fn,
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
       schema=schema_gen.outputs['schema'],
+      hyperparameters=(tuner.outputs['best_hyperparameters'] if tuning_components else None),
       train_args=deployment.train_args,
       eval_args={'num_steps': training.eval_steps},
-      custom_config={
-          'epochs': training.epochs,
-          'batch_size': training.batch_size,
-          'learning_rate': training.learning_rate,
-          'hparams': config.model.hparams,
-      })
+      custom_config=training_config)
   if deployment.trainer_resources is not None:
     trainer.with_platform_config(deployment.trainer_resources)
   candidate = ({'candidate': trainer.outputs['model']}
@@ -151,7 +164,7 @@ def create_pipeline(config: ForgeConfig,
       pipeline_name=config.pipeline.name,
       pipeline_root=deployment.pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator, validation_gate,
-                  transform, trainer, baseline_resolver, evaluator, pusher],
+                  transform, *tuning_components, trainer, baseline_resolver, evaluator, pusher],
       enable_cache=True,
       metadata_connection_config=deployment.metadata_connection_config,
       beam_pipeline_args=deployment.beam_args)

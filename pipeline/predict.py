@@ -22,8 +22,16 @@ _DTYPES = {schema_pb2.FLOAT: tf.float32, schema_pb2.INT: tf.int64, schema_pb2.BY
 
 
 def raw_specs(schema: schema_pb2.Schema, label_key: str) -> Dict[str, tf.TensorSpec]:
-  return {feature.name: tf.TensorSpec([None], _DTYPES[feature.type], name=feature.name)
-          for feature in schema.feature if feature.name != label_key}
+  """The serving_raw signature's inputs for a schema (see models/common/signatures.py)."""
+  specs = {}
+  for feature in schema.feature:
+    if feature.name == label_key:
+      continue
+    dtype = _DTYPES[feature.type]
+    if dtype == tf.int64 and not feature.HasField('shape'):  # may be missing: NaN says so
+      dtype = tf.float64
+    specs[feature.name] = tf.TensorSpec([None], dtype, name=feature.name)
+  return specs
 
 
 def _feature(value: str, dtype: tf.DType) -> tf.train.Feature:
@@ -31,7 +39,7 @@ def _feature(value: str, dtype: tf.DType) -> tf.train.Feature:
     return None
   if dtype == tf.string:
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
-  if dtype == tf.int64:
+  if dtype in (tf.int64, tf.float64):  # float64: an integer that may be missing
     return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(float(value))]))
   return tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)]))
 

@@ -122,9 +122,11 @@ def test_serving_manifests_match_the_pusher_output(compiled, tmp_path):
   assert {p['containerPort'] for p in container['ports']} == {GRPC_PORT, REST_PORT}
   assert {p['port'] for p in service['spec']['ports']} == {GRPC_PORT, REST_PORT}
   assert container['readinessProbe']['httpGet']['path'] == f'/v1/models/{config.model_name}'
-  pusher_dest = json.loads(spec.root.dag.tasks['Pusher'].inputs.parameters['push_destination']
-                           .runtime_value.constant_value.string_value)
-  base_path = pusher_dest['filesystem']['base_directory']
+  pusher = spec.root.dag.tasks['Pusher'].inputs.parameters
+  serving_dir = pusher['serving_dir'].runtime_value.constant_value.string_value
+  model_name = pusher['model_name'].runtime_value.constant_value.string_value
+  assert model_name == config.model_name
+  base_path = f'{serving_dir}/{model_name}'
   models_config = (out / 'models.config').read_text()
   assert f'name: "{config.model_name}"' in models_config
   assert f'base_path: "{base_path}"' in models_config

@@ -1,5 +1,6 @@
 """The default pipeline end to end, as `make run` runs it."""
 import csv
+import json
 import re
 
 import numpy as np
@@ -82,3 +83,13 @@ def test_unchanged_rerun_executes_nothing(penguin_runs, pushed_dir):
   assert summary.executed == []
   assert set(summary.states) >= {'Trainer', 'Evaluator', 'Pusher'}
   assert len(list(pushed_dir.parent.iterdir())) == 1
+
+
+def test_tuner_hands_its_best_hyperparameters_to_the_trainer(first_run):
+  assert re.search(r'Tuner done in', first_run.output)
+  assert "Trainer uses the Tuner's best hyperparameters" in first_run.output
+  history = json.loads(next(
+      (first_run.config.pipeline.root / 'Trainer' / 'model_run').glob('*/history.json'))
+      .read_text())
+  assert set(history['hparams']) >= {'hidden_units', 'dropout', 'learning_rate'}
+  assert history['strategy'] == 'default with 1 replica(s)'

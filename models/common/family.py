@@ -39,6 +39,10 @@ class Family:
   def run_fn(self) -> str:
     return f'models.{self.name}.model.run_fn'
 
+  @property
+  def tuner_fn(self) -> str:
+    return f'models.{self.name}.model.tuner_fn'
+
 
 def load_family(name: str) -> Family:
   return importlib.import_module(f'models.{name}.features').FAMILY

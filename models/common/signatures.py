@@ -3,6 +3,8 @@
 - `serving_default`: serialized tf.Examples in (gRPC clients, TFMA).
 - `serving_raw`: one tensor per raw feature (REST clients send
   `{"instances": [{"feature": value, ...}]}`); an empty string or NaN means "missing".
+  An integer feature that may be missing is taken as float64 (exact up to 2**53), so
+  NaN can say so; one that is always present stays int64.
 - `transform_features`: the transformed features, so TFMA can read the transformed label.
 Both serving signatures run the same transform graph and model, and return
 `probabilities`, `predicted_class` and `class_names`.
@@ -41,6 +43,12 @@ def _present(values):
   return tf.ones_like(values, tf.bool)
 
 
+def raw_input_dtype(feature_spec) -> tf.DType:
+  if isinstance(feature_spec, tf.io.VarLenFeature) and feature_spec.dtype == tf.int64:
+    return tf.float64
+  return feature_spec.dtype
+
+
 def _as_parsed(values, feature_spec):
   """A [batch] tensor shaped like tf.io.parse_example's output for `feature_spec`."""
   if isinstance(feature_spec, tf.io.FixedLenFeature):
@@ -49,7 +57,7 @@ def _as_parsed(values, feature_spec):
   rows = tf.where(present)[:, 0]
   return tf.SparseTensor(
       indices=tf.stack([rows, tf.zeros_like(rows)], axis=1),
-      values=tf.boolean_mask(values, present),
+      values=tf.cast(tf.boolean_mask(values, present), feature_spec.dtype),
       dense_shape=tf.stack([tf.shape(values, out_type=tf.int64)[0], tf.constant(1, tf.int64)]))
 
 
@@ -63,7 +71,7 @@ def build(model: tf.keras.Model, tf_transform_output, family: Family):
   def serving_default(serialized_examples):
     return _predictions(model, tf.io.parse_example(serialized_examples, serving_spec), family)
 
-  raw_inputs = [tf.TensorSpec([None], spec.dtype, name=name)
+  raw_inputs = [tf.TensorSpec([None], raw_input_dtype(spec), name=name)
                 for name, spec in sorted(serving_spec.items())]
 
   @tf.function(input_signature=raw_inputs)

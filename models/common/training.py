@@ -1,17 +1,23 @@
 """The run_fn every model family shares: read transformed examples, build the family's
-body under a classification head, train, and save with the serving signatures."""
+body under a classification head inside the configured tf.distribute strategy, train with
+the configured controls (schedule, clipping, early stopping, resumable checkpoints), and
+save with the serving signatures."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import tempfile
 from typing import Callable, Dict
 
+import keras_tuner
 import tensorflow as tf
 import tensorflow_transform as tft
+from tfx.components.tuner.component import TunerFnResult
 from tfx_bsl.public.tfxio import TensorFlowDatasetOptions
 
-from models.common import signatures
+from models.common import signatures, strategy as strategies
 from models.common.family import Family
 
 # Shown on the console by `forge run` (see pipeline/progress.py).
@@ -37,30 +43,66 @@ def _input_layers(tf_transform_output: tft.TFTransformOutput, family: Family):
           for name, feature in sorted(spec.items())}
 
 
-def _dataset(fn_args, files, tf_transform_output, family: Family, batch_size: int):
-  return fn_args.data_accessor.tf_dataset_factory(
+def dataset(fn_args, files, tf_transform_output, family: Family, batch_size: int):
+  data = fn_args.data_accessor.tf_dataset_factory(
       files,
       TensorFlowDatasetOptions(batch_size=batch_size, label_key=family.transformed_label_key),
-      tf_transform_output.transformed_metadata.schema).prefetch(tf.data.AUTOTUNE)
+      tf_transform_output.transformed_metadata.schema)
+  options = tf.data.Options()
+  # Few files: shard by element, not by file, across workers.
+  options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+  return data.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def learning_rate(config: Dict, total_steps: int):
+  """Constant or cosine decay, either after an optional linear warm-up."""
+  warmup = min(config.get('warmup_steps', 0), total_steps - 1)
+  rate = config['learning_rate']
+  if config.get('lr_schedule', 'constant') == 'constant' and not warmup:
+    return rate
+  return tf.keras.optimizers.schedules.CosineDecay(
+      initial_learning_rate=0.0 if warmup else rate,
+      decay_steps=max(1, total_steps - warmup),
+      alpha=1.0 if config.get('lr_schedule', 'constant') == 'constant' else 0.0,
+      warmup_target=rate if warmup else None,
+      warmup_steps=warmup)
 
 
 def build_model(family: Family, build_body: Callable, tf_transform_output, hparams: Dict,
-                learning_rate: float) -> tf.keras.Model:
+                rate, clipnorm: float | None = None) -> tf.keras.Model:
   """The family's body under a sigmoid (binary) or softmax (multi-class) head, compiled."""
   inputs = _input_layers(tf_transform_output, family)
   body = build_body(inputs, tf_transform_output, hparams)
+  # float32 head: stable probabilities under mixed precision.
   if family.is_binary:
-    outputs = tf.keras.layers.Dense(1, activation='sigmoid', name='probabilities')(body)
+    outputs = tf.keras.layers.Dense(1, activation='sigmoid', name='probabilities',
+                                    dtype='float32')(body)
     loss, metrics = 'binary_crossentropy', [tf.keras.metrics.BinaryAccuracy(name='accuracy'),
                                             tf.keras.metrics.AUC(name='auc')]
   else:
-    outputs = tf.keras.layers.Dense(
-        len(family.class_names), activation='softmax', name='probabilities')(body)
+    outputs = tf.keras.layers.Dense(len(family.class_names), activation='softmax',
+                                    name='probabilities', dtype='float32')(body)
     loss = 'sparse_categorical_crossentropy'
     metrics = [tf.keras.metrics.SparseCategoricalAccuracy(name='accuracy')]
   model = tf.keras.Model(inputs, outputs)
-  model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
+  model.compile(optimizer=tf.keras.optimizers.Adam(rate, clipnorm=clipnorm), loss=loss,
+                metrics=metrics)
   return model
+
+
+def hyperparameters(fn_args, family: Family, default_hparams: Dict,
+                    search_space: Callable) -> Dict:
+  """Family defaults, then the config's model.hparams, then the Tuner's best values."""
+  tuned = {}
+  if fn_args.hyperparameters:  # KerasTuner's HyperParameters.get_config() from the Tuner
+    tuned = search_space(keras_tuner.HyperParameters.from_config(fn_args.hyperparameters))
+    progress.info('  Trainer uses the Tuner\'s best hyperparameters: %s', tuned)
+  hparams = {**default_hparams, **fn_args.custom_config.get('hparams', {}), **tuned}
+  unknown = set(hparams) - set(default_hparams) - {'learning_rate'}
+  if unknown:
+    raise ValueError(f'model.hparams: unknown key(s) {sorted(unknown)} for the {family.name} '
+                     f'family; it takes {sorted(default_hparams)}')
+  return hparams
 
 
 class _EpochProgress(tf.keras.callbacks.Callback):
@@ -68,37 +110,102 @@ class _EpochProgress(tf.keras.callbacks.Callback):
   def __init__(self, epochs: int):
     super().__init__()
     self._epochs = epochs
+    self._first = True
+
+  def on_epoch_begin(self, epoch, logs=None):
+    if self._first and epoch > 0:
+      progress.info('  Trainer resumed from its checkpoint at epoch %d/%d', epoch + 1,
+                    self._epochs)
+    self._first = False
 
   def on_epoch_end(self, epoch, logs=None):
-    figures = ' '.join(f'{name} {value:.4f}' for name, value in sorted((logs or {}).items()))
+    figures = ' '.join(f'{name} {value:.4f}' for name, value in sorted((logs or {}).items())
+                       if name != 'lr')
     progress.info('  Trainer epoch %d/%d: %s', epoch + 1, self._epochs, figures)
 
 
-def run(fn_args, family: Family, build_body: Callable, default_hparams: Dict) -> None:
+def _backup_dir(fn_args) -> str:
+  """Stable across executions of the same Trainer inputs, so a re-run after a crash finds
+  the checkpoint of the killed one (each execution gets a new model_run_dir)."""
+  key = json.dumps([sorted(fn_args.train_files), fn_args.transform_graph_path,
+                    fn_args.train_steps, fn_args.custom_config], sort_keys=True, default=str)
+  root = fn_args.custom_config.get('backup_root') or os.path.join(
+      os.path.dirname(os.path.dirname(fn_args.model_run_dir)), 'backups')
+  return os.path.join(root, hashlib.sha256(key.encode()).hexdigest()[:16])
+
+
+def _callbacks(fn_args, config: Dict, epochs: int):
+  callbacks = [tf.keras.callbacks.BackupAndRestore(backup_dir=_backup_dir(fn_args)),
+               tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
+               _EpochProgress(epochs)]
+  if config.get('early_stopping_patience'):
+    callbacks.append(tf.keras.callbacks.EarlyStopping(
+        monitor='val_loss', patience=config['early_stopping_patience'],
+        restore_best_weights=True))
+  return callbacks
+
+
+def run(fn_args, family: Family, build_body: Callable, default_hparams: Dict,
+        search_space: Callable) -> None:
   """TFX Trainer entry point body; `fn_args.custom_config` comes from the pipeline config."""
   config = fn_args.custom_config
-  hparams = {**default_hparams, **config.get('hparams', {})}
-  unknown = set(hparams) - set(default_hparams)
-  if unknown:
-    raise ValueError(f'model.hparams: unknown key(s) {sorted(unknown)} for the {family.name} '
-                     f'family; it takes {sorted(default_hparams)}')
+  strategy_settings = config.get('strategy', {})
+  strategies.set_mixed_precision(config.get('mixed_precision', 'none'),
+                                 strategy_settings.get('kind', 'default'))
+  strategy = strategies.build(strategy_settings)
+  progress.info('  Trainer strategy: %s', strategies.describe(strategy))
+  hparams = hyperparameters(fn_args, family, default_hparams, search_space)
   epochs = config['epochs']
-  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-  train = _dataset(fn_args, fn_args.train_files, tf_transform_output, family,
-                   config['batch_size'])
-  evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, family,
-                        config['batch_size'])
-  model = build_model(family, build_body, tf_transform_output, hparams, config['learning_rate'])
-  history = model.fit(
-      train,
-      epochs=epochs,
-      steps_per_epoch=max(1, fn_args.train_steps // epochs),
-      validation_data=evaluation,
-      validation_steps=fn_args.eval_steps,
-      verbose=0,
-      callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
-                 _EpochProgress(epochs)])
-  with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, 'history.json'), 'w') as out:
-    json.dump({'hparams': hparams, 'epochs': history.history}, out, indent=1)
-  model.save(fn_args.serving_model_dir, save_format='tf',
+  steps_per_epoch = max(1, fn_args.train_steps // epochs)
+  global_batch = config['batch_size'] * strategy.num_replicas_in_sync
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+  train = dataset(fn_args, fn_args.train_files, tf_transform_output, family, global_batch)
+  evaluation = dataset(fn_args, fn_args.eval_files, tf_transform_output, family, global_batch)
+  with strategy.scope():
+    model = build_model(family, build_body, tf_transform_output, hparams,
+                        learning_rate({**config, **hparams}, steps_per_epoch * epochs),
+                        config.get('clipnorm'))
+  history = model.fit(train, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                      validation_data=evaluation, validation_steps=fn_args.eval_steps,
+                      verbose=0, callbacks=_callbacks(fn_args, config, epochs))
+  # Every worker saves (saving is collective); only the chief's copy is the model.
+  chief = strategies.is_chief()
+  output_dir = fn_args.serving_model_dir if chief else tempfile.mkdtemp()
+  model.save(output_dir, save_format='tf',
              signatures=signatures.build(model, tf_transform_output, family))
+  if chief:
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, 'history.json'), 'w') as out:
+      json.dump({'hparams': hparams, 'strategy': strategies.describe(strategy),
+                 'replicas': strategy.num_replicas_in_sync, 'epochs': history.history}, out,
+                indent=1)
+  else:
+    tf.io.gfile.rmtree(output_dir)
+
+
+def tuner_fn(fn_args, family: Family, build_body: Callable, default_hparams: Dict,
+             search_space: Callable) -> TunerFnResult:
+  """TFX Tuner entry point body: KerasTuner over the family's search space."""
+  config = fn_args.custom_config
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+  fixed = {**default_hparams, **config.get('hparams', {})}
+
+  def build(hp):
+    hparams = {**fixed, **search_space(hp)}
+    return build_model(family, build_body, tf_transform_output, hparams,
+                       hparams.get('learning_rate', config['learning_rate']),
+                       config.get('clipnorm'))
+
+  tuner_class = (keras_tuner.BayesianOptimization if config['algorithm'] == 'bayesian'
+                 else keras_tuner.RandomSearch)
+  tuner = tuner_class(build, objective=keras_tuner.Objective('val_accuracy', 'max'),
+                      max_trials=config['trials'], directory=fn_args.working_dir,
+                      project_name=f'{family.name}_tuning', overwrite=True)
+  batch = config['batch_size']
+  return TunerFnResult(tuner=tuner, fit_kwargs={
+      'x': dataset(fn_args, fn_args.train_files, tf_transform_output, family, batch),
+      'validation_data': dataset(fn_args, fn_args.eval_files, tf_transform_output, family,
+                                 batch),
+      'steps_per_epoch': fn_args.train_steps,
+      'validation_steps': fn_args.eval_steps,
+      'verbose': 0,
+  })

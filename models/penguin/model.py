@@ -24,5 +24,18 @@ def build_body(inputs, tf_transform_output, hparams):
   return hidden
 
 
+def search_space(hp):
+  """What the Tuner searches; maps KerasTuner's values onto this family's hparams."""
+  return {
+      'hidden_units': [hp.Int('units_1', 8, 64, step=8), hp.Int('units_2', 4, 32, step=4)],
+      'dropout': hp.Float('dropout', 0.0, 0.3, step=0.1),
+      'learning_rate': hp.Float('learning_rate', 1e-3, 3e-2, sampling='log'),
+  }
+
+
 def run_fn(fn_args):
-  training.run(fn_args, FAMILY, build_body, DEFAULT_HPARAMS)
+  training.run(fn_args, FAMILY, build_body, DEFAULT_HPARAMS, search_space)
+
+
+def tuner_fn(fn_args):
+  return training.tuner_fn(fn_args, FAMILY, build_body, DEFAULT_HPARAMS, search_space)

@@ -26,5 +26,19 @@ def build_body(inputs, tf_transform_output, hparams):
   return tf.keras.layers.concatenate([deep] + wide)
 
 
+def search_space(hp):
+  """What the Tuner searches; maps KerasTuner's values onto this family's hparams."""
+  return {
+      'hidden_units': [hp.Int('units_1', 32, 128, step=32), hp.Int('units_2', 16, 64, step=16),
+                       hp.Int('units_3', 8, 32, step=8)],
+      'dropout': hp.Float('dropout', 0.0, 0.3, step=0.1),
+      'learning_rate': hp.Float('learning_rate', 3e-4, 1e-2, sampling='log'),
+  }
+
+
 def run_fn(fn_args):
-  training.run(fn_args, FAMILY, build_body, DEFAULT_HPARAMS)
+  training.run(fn_args, FAMILY, build_body, DEFAULT_HPARAMS, search_space)
+
+
+def tuner_fn(fn_args):
+  return training.tuner_fn(fn_args, FAMILY, build_body, DEFAULT_HPARAMS, search_space)
