@@ -239,8 +239,9 @@ def load_config(path: str | Path, overrides: Optional[Dict[str, object]] = None)
                       '(pipeline, data, model, training, gates, outputs, beam).')
   for dotted_key, value in (overrides or {}).items():
     _set_dotted(raw, dotted_key, value)
-  if (overrides or {}).get('data.path') is not None:
-    raw['data'].pop('builtin', None)
+  if (overrides or {}).get('data.path') is not None and raw['data'].get('builtin'):
+    # Other rows of the same dataset: keep validating them with its curated schema.
+    raw['data'].setdefault('dataset', raw['data'].pop('builtin'))
   try:
     config = ForgeConfig.model_validate(raw)
   except ValidationError as err:

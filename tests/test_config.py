@@ -71,6 +71,7 @@ def test_data_path_override_replaces_the_builtin_dataset(tmp_path):
   data.write_text('a,b\n1,2\n')
   config = load_config(write_config(tmp_path / 'c.yaml', 'penguin'), {'data.path': str(data)})
   assert config.data.builtin is None and config.data.path == data
+  assert config.data.dataset == 'penguins'  # its curated schema still applies
 
 
 def test_cli_reports_config_errors_with_exit_code_2(tmp_path):

@@ -1,0 +1,35 @@
+"""The benchmarks are not tests (they take minutes and print figures), but each runs here
+once on a tiny input so that none of them silently rots."""
+import json
+import subprocess
+import sys
+
+from tests.conftest import PROJECT_DIR
+
+
+def _run(*args, timeout=900):
+  completed = subprocess.run([sys.executable, *args], cwd=PROJECT_DIR, capture_output=True,
+                             text=True, timeout=timeout)
+  assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+  return completed.stdout
+
+
+def test_e2e_benchmark_runs_ours_and_the_reference():
+  output = _run('benchmarks/e2e.py', '--runs', '1', '--rows', '400')
+  assert 'ours 1' in output and 'reference 1' in output
+  assert 'median ratio ours/reference: wall time' in output
+  assert 'Transform' in output.split('our per-component durations')[1]
+
+
+def test_scale_benchmark_reports_each_component():
+  output = _run('benchmarks/scale.py', '--factors', '1', '2', '--base-rows', '200',
+                '--train-steps', '20')
+  assert '1x: 200 rows' in output and '2x: 400 rows' in output
+  assert 'rows/s' in output and 'Trainer input pipeline' in output
+
+
+def test_serving_benchmark_prints_latencies(penguin_runs, tmp_path):
+  config = tmp_path / 'penguin.json'
+  config.write_text(json.dumps(penguin_runs[0].config.model_dump(mode='json', by_alias=True)))
+  output = _run('benchmarks/serving.py', '--config', str(config), '--runs', '5')
+  assert 'batch   1: p50' in output and 'batch  64: p50' in output
