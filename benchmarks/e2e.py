@@ -22,6 +22,9 @@ from common import PROJECT_DIR, directory_kb, median, run_measured
 
 sys.path.insert(0, str(PROJECT_DIR))
 from pipeline import env  # noqa: E402,F401  (before TensorFlow)
+import logging  # noqa: E402
+
+logging.getLogger('tensorflow').setLevel(logging.ERROR)
 from pipeline.summary import open_store, read_latest_run  # noqa: E402
 
 REFERENCE_NAME = 'chicago_taxi_native_keras'

@@ -14,6 +14,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline import env  # noqa: E402,F401  (before TensorFlow)
+import logging  # noqa: E402
+
+logging.getLogger('tensorflow').setLevel(logging.ERROR)
 import tensorflow as tf  # noqa: E402
 
 from components.serving_pusher import warmup  # noqa: E402

@@ -79,16 +79,17 @@ def predict_grpc(address: str, model_name: str, signature: str, examples: List[b
     response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
         request, timeout=timeout)
   outputs = {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
-  return [{name: _plain(values[i]) for name, values in outputs.items()}
+  return [{name: plain(values[i]) for name, values in outputs.items()}
           for i in range(len(examples))]
 
 
-def _plain(value):
+def plain(value):
+  """numpy values as JSON-ready Python values (bytes decoded)."""
   value = value.tolist() if isinstance(value, np.ndarray) else value
   if isinstance(value, bytes):
     return value.decode()
   if isinstance(value, list):
-    return [_plain(v) for v in value]
+    return [plain(v) for v in value]
   return value
 
 

@@ -13,6 +13,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
+from pipeline.predict import plain
+
 
 class _Model:
 
@@ -61,7 +63,7 @@ def _rest_handler(model, model_name):
       names = body['instances'][0].keys()
       inputs = {n: [_decode(i[n]) for i in body['instances']] for n in names}
       outputs = model.run(body.get('signature_name', 'serving_default'), inputs)
-      predictions = [{name: _json(values[i]) for name, values in outputs.items()}
+      predictions = [{name: plain(values[i]) for name, values in outputs.items()}
                      for i in range(len(body['instances']))]
       payload = json.dumps({'predictions': predictions}).encode()
       self.send_response(200)
@@ -74,15 +76,6 @@ def _rest_handler(model, model_name):
       pass
 
   return Handler
-
-
-def _json(value):
-  value = value.tolist() if isinstance(value, np.ndarray) else value
-  if isinstance(value, bytes):
-    return value.decode()
-  if isinstance(value, list):
-    return [_json(v) for v in value]
-  return value
 
 
 class ServingDouble:

@@ -1,17 +1,5 @@
 """TFX's reference workload through our pipeline; TFX's own example reaches 0.798 accuracy."""
-import pytest
-
 from pipeline.summary import read_latest_run
-from tests.conftest import forge_run, write_config
-
-
-
-@pytest.fixture(scope='module')
-def taxi_run(tmp_path_factory):
-  work = tmp_path_factory.mktemp('taxi')
-  config = write_config(work / 'taxi.yaml', 'taxi', pipeline={'root': str(work / 'root')},
-                        outputs={'serving_dir': str(work / 'serving')})
-  return forge_run(config)
 
 
 def test_taxi_is_blessed_and_pushed(taxi_run):

@@ -209,3 +209,16 @@ def tuner_fn(fn_args, family: Family, build_body: Callable, default_hparams: Dic
       'validation_steps': fn_args.eval_steps,
       'verbose': 0,
   })
+
+
+def entry_points(family: Family, build_body: Callable, default_hparams: Dict,
+                 search_space: Callable):
+  """(run_fn, tuner_fn) for a family's model.py: the functions TFX's Trainer and Tuner call."""
+
+  def train(fn_args):
+    run(fn_args, family, build_body, default_hparams, search_space)
+
+  def tune(fn_args):
+    return tuner_fn(fn_args, family, build_body, default_hparams, search_space)
+
+  return train, tune

@@ -36,9 +36,4 @@ def search_space(hp):
   }
 
 
-def run_fn(fn_args):
-  training.run(fn_args, FAMILY, build_body, DEFAULT_HPARAMS, search_space)
-
-
-def tuner_fn(fn_args):
-  return training.tuner_fn(fn_args, FAMILY, build_body, DEFAULT_HPARAMS, search_space)
+run_fn, tuner_fn = training.entry_points(FAMILY, build_body, DEFAULT_HPARAMS, search_space)
