@@ -50,7 +50,10 @@ def generate(source: Path, factor: int, target: Path, seed: int = 0) -> int:
               value = float(row[key])
               noisy = value * (1 + rng.gauss(0, scale)) if scale >= 0.01 else (
                   value + rng.gauss(0, scale))
-              row[key] = f'{max(noisy, 0.0) if scale >= 0.01 else noisy:.6g}'
+              if scale >= 0.01:
+                noisy = max(noisy, 0.0)
+              # Integer columns (trip_seconds) stay integers, as the schema says.
+              row[key] = str(round(noisy)) if row[key].isdigit() else f'{noisy:.6g}'
         writer.writerow(row)
         rows += 1
   return rows

@@ -129,7 +129,7 @@ def test_model_trains_and_outputs_probabilities(family_name, penguin_transformed
   }[family_name]
   family = features_module.FAMILY
   model = training.build_model(family, model_module.build_body, output,
-                               model_module.DEFAULT_HPARAMS, learning_rate=0.05)
+                               model_module.DEFAULT_HPARAMS, 0.05)
   features, labels = _batch(rows, output, family.transformed_label_key)
   probabilities = model(features).numpy()
   if family.is_binary:
