@@ -98,7 +98,7 @@ def _run(args, config) -> int:
   if args.verbose:
     os.environ['TF_CPP_MIN_LOG_LEVEL'] = '0'
   from pipeline.pipeline import curated_schema  # imports TensorFlow: after the config is checked
-  from pipeline.runner import run_locally
+  from pipeline.runner import PipelineBusyError, run_locally
   if config.training.strategy.logical_cpus:
     from models.common.worker import split_cpu
     split_cpu(config.training.strategy.logical_cpus)
@@ -109,7 +109,12 @@ def _run(args, config) -> int:
         'Schema: inferred by SchemaGen from this data, so validation cannot catch bad values. '
         'Review the inferred schema.pbtxt under the pipeline root and save it as '
         'schemas/<dataset>/schema.pbtxt (or set data.schema) to validate later runs.')
-  return _print_run_summary(run_locally(config, verbose=args.verbose))
+  try:
+    local_run = run_locally(config, verbose=args.verbose)
+  except PipelineBusyError as err:
+    print(f'Refused: {err}', file=sys.stderr)
+    return EXIT_FAILED
+  return _print_run_summary(local_run)
 
 
 def _compile(args, config) -> Path:

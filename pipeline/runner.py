@@ -1,8 +1,11 @@
 """Runs the pipeline on this machine: LocalDagRunner, Beam's DirectRunner, MLMD in sqlite."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
+import fcntl
+import os
 import time
 from pathlib import Path
 from typing import Dict, Optional
@@ -25,9 +28,40 @@ class LocalRun:
   failed_component: Optional[str] = None
 
 
+class PipelineBusyError(RuntimeError):
+  """Another run of the same pipeline root is in progress."""
+
+
+@contextlib.contextmanager
+def exclusive(root: Path):
+  """One run per pipeline root at a time: two LocalDagRunners writing the same sqlite
+  ML Metadata store and artifact folders would corrupt both. The lock is released by the
+  OS when the process ends, even on SIGKILL."""
+  root.mkdir(parents=True, exist_ok=True)
+  with open(root / '.forge.lock', 'a+', encoding='utf-8') as lock:
+    try:
+      fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      lock.seek(0)
+      holder = lock.read().strip() or 'another process'
+      raise PipelineBusyError(
+          f'{root}: another run of this pipeline is in progress ({holder}). Wait for it to '
+          'finish, or pass --pipeline-root to run separately.') from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f'pid {os.getpid()}')
+    lock.flush()
+    yield
+
+
 def run_locally(config: ForgeConfig, verbose: bool = False) -> LocalRun:
   """Runs every component in order; a component that raises stops the run, and the
   exception is returned (not raised) with the component it came from."""
+  with exclusive(config.pipeline.root.resolve()):
+    return _run(config, verbose)
+
+
+def _run(config: ForgeConfig, verbose: bool) -> LocalRun:
   stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
   log_path = config.pipeline.root.resolve() / 'logs' / f'run-{stamp}.log'
   started = time.monotonic()

@@ -42,3 +42,4 @@ def test_nothing_trained_or_pushed(wrong_type_run):
   assert 'Transform' not in states and 'Trainer' not in states
   serving_dir = run.config.outputs.serving_dir
   assert not serving_dir.exists() or not any(serving_dir.rglob('saved_model.pb'))
+
