@@ -119,5 +119,3 @@ def predict_rest(url: str, model_name: str, signature: str, examples: List[bytes
   with urllib.request.urlopen(request, timeout=timeout) as response:
     return json.loads(response.read())['predictions']
 
-
-SIGNATURES = (SERVING_DEFAULT, SERVING_RAW)

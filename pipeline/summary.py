@@ -38,11 +38,17 @@ def open_store(metadata_path: Path) -> mlmd.MetadataStore:
   return mlmd.MetadataStore(metadata.sqlite_metadata_connection_config(str(metadata_path)))
 
 
+def _context_of(store, execution_id: int, type_name: str) -> Optional[metadata_store_pb2.Context]:
+  """The execution's context of a TFX context type ('node', 'pipeline_run', ...)."""
+  for context in store.get_contexts_by_execution(execution_id):
+    if store.get_context_types_by_id([context.type_id])[0].name == type_name:
+      return context
+  return None
+
+
 def _node_id(store, execution) -> str:
-  for context in store.get_contexts_by_execution(execution.id):
-    if store.get_context_types_by_id([context.type_id])[0].name == 'node':
-      return context.name.split('.', 1)[1]
-  return execution.name
+  node = _context_of(store, execution.id, 'node')
+  return node.name.split('.', 1)[1] if node else execution.name
 
 
 def _outputs(store, execution_id: int) -> Dict[str, List[metadata_store_pb2.Artifact]]:
@@ -118,12 +124,6 @@ class PushedVersion:
   metrics: Dict[str, float]
 
 
-def _run_of(store, execution_id: int) -> Optional[metadata_store_pb2.Context]:
-  runs = [c for c in store.get_contexts_by_execution(execution_id)
-          if store.get_context_types_by_id([c.type_id])[0].name == 'pipeline_run']
-  return runs[0] if runs else None
-
-
 def pushed_versions(metadata_path: Path) -> List[PushedVersion]:
   """Every version the pipeline pushed, with the run that produced it and its metrics."""
   store = open_store(metadata_path)
@@ -138,7 +138,7 @@ def pushed_versions(metadata_path: Path) -> List[PushedVersion]:
     producers = [e for e in store.get_events_by_artifact_ids([artifact.id])
                  if e.type == metadata_store_pb2.Event.OUTPUT]
     execution_id = min(e.execution_id for e in producers)
-    run = _run_of(store, execution_id)
+    run = _context_of(store, execution_id, 'pipeline_run')
     run_summary = read_run(store, run) if run else None
     versions[version] = PushedVersion(
         version, properties['pushed_destination'].string_value,

@@ -63,10 +63,13 @@ def build(settings: Dict) -> tf.distribute.Strategy:
 
 def is_chief() -> bool:
   """The worker that writes the model (every worker must still call save)."""
-  task = json.loads(os.environ.get('TF_CONFIG', '{}')).get('task', {})
-  return task.get('type', 'chief') == 'chief' or (
-      task.get('type') == 'worker' and task.get('index', 0) == 0 and
-      'chief' not in json.loads(os.environ['TF_CONFIG']).get('cluster', {}))
+  tf_config = json.loads(os.environ.get('TF_CONFIG', '{}'))
+  task = tf_config.get('task', {})
+  if task.get('type', 'chief') == 'chief':
+    return True
+  # Without a chief in the cluster, worker 0 plays its part.
+  return (task['type'] == 'worker' and task.get('index', 0) == 0
+          and 'chief' not in tf_config.get('cluster', {}))
 
 
 def describe(strategy: tf.distribute.Strategy) -> str:
