@@ -76,6 +76,7 @@ def kubeflow_deployment(config: ForgeConfig) -> Deployment:
       data_location=f'{kubeflow.data_root} (run parameter {DATA_ROOT_PARAMETER})',
       schema_file=schema_file,
       serving_dir=kubeflow.serving_dir,
+      mobile_dir=kubeflow.mobile_dir or f'{kubeflow.serving_dir.rsplit("/", 1)[0]}/mobile',
       beam_args=kubeflow.beam_args,
       # KFP v2 substitutes run parameters only for whole exec properties, and a proto-typed
       # one is passed as JSON: so the run parameter is the TrainArgs, not just its steps.

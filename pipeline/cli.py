@@ -2,7 +2,8 @@
 
 Exit codes: 0 blessed and pushed (or unchanged, from the cache); 1 a component failed;
 2 the config is invalid; 3 the data failed validation; 4 the model was not blessed;
-5 the model failed the pre-push serving check (not pushed).
+5 the model failed the pre-push serving check (not pushed); 6 blessed and pushed to
+serving, but no TFLite variant met its budgets (nothing pushed to mobile).
 """
 from pipeline import env  # noqa: F401  (must precede TensorFlow's import)
 
@@ -16,7 +17,8 @@ from typing import List, Optional
 
 from pipeline.config import OVERRIDABLE, ConfigError, load_config
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_DATA, EXIT_NOT_BLESSED, EXIT_SERVING = 0, 1, 2, 3, 4, 5
+(EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_DATA, EXIT_NOT_BLESSED, EXIT_SERVING,
+ EXIT_NO_MOBILE) = range(7)
 
 
 def _add_config_arguments(command: argparse.ArgumentParser) -> None:
@@ -82,16 +84,31 @@ def _print_run_summary(local_run) -> int:
     print(f'Eval metrics: {figures}')
   cached = len(summary.states) - len(summary.executed)
   print(f'Components executed: {len(summary.executed)}, from cache: {cached}')
+  if summary.optimization is not None:
+    from components.model_optimizer import table
+    print('TFLite variants (LiteRT interpreter, eval split):')
+    print('\n'.join('  ' + line for line in table.lines(summary.optimization)))
   if summary.blessed:
     if summary.states.get('Pusher') == 'cached':
       print(f'Blessed; unchanged since an earlier run, which pushed it to {summary.pushed_to}')
     else:
       print(f'Blessed. Pushed to {summary.pushed_to}')
-    return EXIT_OK
+    return _print_mobile_push(summary)
   print('NOT blessed, nothing pushed. Failed gates:')
   for failure in summary.gate_failures or ['(no evaluation result)']:
     print(f'  {failure}')
   return EXIT_NOT_BLESSED
+
+
+def _print_mobile_push(summary) -> int:
+  if summary.optimization is None:
+    return EXIT_OK
+  selected = summary.optimization['selected']
+  if selected and summary.mobile_pushed_to:
+    print(f'Mobile: {selected} pushed to {summary.mobile_pushed_to}')
+    return EXIT_OK
+  print('Mobile: nothing pushed; no TFLite variant met its budgets (see "missed" above).')
+  return EXIT_NO_MOBILE
 
 
 def _run(args, config) -> int:

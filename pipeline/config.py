@@ -17,7 +17,7 @@ from pipeline import datasets
 
 # Names end up in directory names (pipeline root, serving dir) and MLMD contexts.
 SAFE_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_-]{0,62}$')
-MODEL_FAMILIES = ('penguin', 'taxi')
+MODEL_FAMILIES = ('penguin', 'taxi', 'digits')
 GATED_METRICS = ('accuracy', 'auc', 'precision', 'recall')
 
 
@@ -129,8 +129,41 @@ class GatesSection(_Section):
   metrics: Dict[Literal[GATED_METRICS], MetricGate] = Field(default_factory=dict)
 
 
+TFLITE_VARIANTS = ('float32', 'dynamic_range', 'float16', 'int8', 'pruned_int8',
+                   'pruned_qat_int8')
+
+
+class OptimizationSection(_Section):
+  """The ModelOptimizer stage: pruning, quantization-aware training and TFLite variants,
+  each measured with the LiteRT interpreter; the smallest variant within budget goes to
+  outputs.mobile_dir."""
+  enabled: bool = False
+  variants: List[Literal[TFLITE_VARIANTS]] = Field(
+      default_factory=lambda: list(TFLITE_VARIANTS),
+      description='TFLite variants to build; pruned_* and *qat* also train those models.')
+  target_sparsity: float = Field(0.75, gt=0, lt=1, description='Pruned kernels\' zero fraction.')
+  prune_steps: int = Field(300, ge=10, description='Fine-tuning steps while pruning.')
+  qat_steps: int = Field(200, ge=1, description='Quantization-aware training steps.')
+  learning_rate: float = Field(0.001, gt=0, description='Fine-tuning learning rate.')
+  accuracy_budget: float = Field(
+      1.0, ge=0, description='Largest accuracy drop (points) against the float SavedModel.')
+  size_budget_kb: Optional[float] = Field(None, gt=0, description='Largest .tflite file size.')
+  int8_io: bool = Field(False, description='int8 variants take and return int8 tensors.')
+  calibration_rows: int = Field(200, ge=1, description='Training rows for int8 calibration.')
+  eval_rows: int = Field(2000, ge=1, description='Eval rows each variant is measured on.')
+  latency_runs: int = Field(200, ge=10, description='Batch-1 invocations timed per variant.')
+  threads: int = Field(1, ge=1, description='LiteRT interpreter threads when timing.')
+
+
 class OutputsSection(_Section):
   serving_dir: Path = Field(description='TF Serving base dir: <serving_dir>/<model>/<version>/.')
+  mobile_dir: Optional[Path] = Field(
+      None, description='TFLite push dir: <mobile_dir>/<model>/<version>/model.tflite '
+      '(default: "mobile" beside serving_dir).')
+
+  @property
+  def mobile_path(self) -> Path:
+    return self.mobile_dir or self.serving_dir.parent / 'mobile'
 
 
 class BeamSection(_Section):
@@ -169,6 +202,8 @@ class KubeflowSection(_Section):
   pipeline_root: str = Field(description='Bucket URI for artifacts, e.g. gs://bucket/tfx/penguin.')
   data_root: str = Field(description='Bucket folder with the data files (run parameter data-root).')
   serving_dir: str = Field(description='Bucket URI that TF Serving reads models from.')
+  mobile_dir: Optional[str] = Field(
+      None, description='Bucket URI for .tflite pushes (default: "mobile" beside serving_dir).')
   beam_args: List[str] = Field(
       default_factory=list,
       description='Beam args on the cluster, e.g. --runner=DataflowRunner or a Flink address.')
@@ -177,10 +212,10 @@ class KubeflowSection(_Section):
   serving_image: str = Field('tensorflow/serving:2.16.1', description='TF Serving image.')
   serving_replicas: int = Field(2, ge=1)
 
-  @field_validator('pipeline_root', 'data_root', 'serving_dir')
+  @field_validator('pipeline_root', 'data_root', 'serving_dir', 'mobile_dir')
   @classmethod
-  def _remote(cls, value: str, info) -> str:
-    return _remote_uri(f'kubeflow.{info.field_name}', value)
+  def _remote(cls, value: Optional[str], info) -> Optional[str]:
+    return value if value is None else _remote_uri(f'kubeflow.{info.field_name}', value)
 
   @field_validator('image')
   @classmethod
@@ -197,6 +232,7 @@ class ForgeConfig(_Section):
   training: TrainingSection = Field(default_factory=TrainingSection)
   tuning: TuningSection = Field(default_factory=TuningSection)
   gates: GatesSection = Field(default_factory=GatesSection)
+  optimization: OptimizationSection = Field(default_factory=OptimizationSection)
   outputs: OutputsSection
   beam: BeamSection = Field(default_factory=BeamSection)
   kubeflow: Optional[KubeflowSection] = None

@@ -43,17 +43,38 @@ def _chicago_taxi(work_dir: Path) -> DataSource:
   return DataSource(csv.parent, csv.name, 'csv')
 
 
-BUILTIN = {'penguins': _penguins, 'chicago_taxi': _chicago_taxi}
+def _digits(work_dir: Path) -> DataSource:
+  """scikit-learn's 1,797 8x8 digits as uncompressed tf.Example TFRecords (ImportExampleGen's
+  input): `pixels` (64 grey levels, row by row) and `digit` (the label)."""
+  import tensorflow as tf  # imported here: the CLI's start-up does not need it
+  from sklearn.datasets import load_digits
+
+  path = work_dir / 'digits' / 'digits.tfrecord'
+  path.parent.mkdir(parents=True, exist_ok=True)
+  digits = load_digits()
+  with tf.io.TFRecordWriter(str(path.with_suffix('.new'))) as writer:
+    for image, label in zip(digits.data, digits.target):
+      writer.write(tf.train.Example(features=tf.train.Features(feature={
+          'pixels': tf.train.Feature(float_list=tf.train.FloatList(value=image.tolist())),
+          'digit': tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
+      })).SerializeToString(deterministic=True))
+  _write_if_changed(path, path.with_suffix('.new').read_bytes())
+  path.with_suffix('.new').unlink()
+  return DataSource(path.parent, path.name, 'tfrecord')
 
 
-def _write_if_changed(path: Path, text: str) -> Path:
+BUILTIN = {'penguins': _penguins, 'chicago_taxi': _chicago_taxi, 'digits': _digits}
+
+
+def _write_if_changed(path: Path, content: str | bytes) -> Path:
   """ExampleGen's cache key includes the file's modification time: rewrite only on change,
   and atomically, so a reader never sees half a file."""
-  if path.is_file() and path.read_text(encoding='utf-8') == text:
+  data = content.encode('utf-8') if isinstance(content, str) else content
+  if path.is_file() and path.read_bytes() == data:
     return path
   path.parent.mkdir(parents=True, exist_ok=True)
   partial = path.with_suffix('.partial')
-  partial.write_text(text, encoding='utf-8')
+  partial.write_bytes(data)
   os.replace(partial, path)
   return path
 

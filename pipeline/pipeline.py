@@ -6,6 +6,7 @@ metadata store, resources) is a `Deployment`; the components and their wiring ar
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import List, Optional, Type, Union
 
@@ -14,11 +15,13 @@ from tfx.orchestration import data_types
 from tfx.types import standard_artifacts
 
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
+from components.mobile_pusher.component import MobilePusher
+from components.model_optimizer.component import ModelOptimizer
 from components.serving_pusher.component import ServingPusher
 from components.validation_gate.component import DataValidationGate
 from models.common.family import load_family
 from pipeline import datasets
-from pipeline.config import ForgeConfig
+from pipeline.config import TFLITE_VARIANTS, ForgeConfig
 from pipeline.evaluation import eval_config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -35,6 +38,7 @@ class Deployment:
   data_location: str  # how error messages name the data
   schema_file: Optional[str]  # None: infer with SchemaGen
   serving_dir: str  # models go to <serving_dir>/<model name>/<version>/
+  mobile_dir: str  # .tflite files go to <mobile_dir>/<model name>/<version>/
   beam_args: List[str]
   train_args: Union[dict, data_types.RuntimeParameter]  # TrainArgs, or its JSON at run time
   metadata_connection_config: Optional[object] = None  # None: the orchestrator's own
@@ -66,6 +70,7 @@ def local_deployment(config: ForgeConfig) -> Deployment:
       data_location=str(source.input_base / source.pattern),
       schema_file=str(schema_file) if schema_file else None,
       serving_dir=str(config.outputs.serving_dir.resolve()),
+      mobile_dir=str(config.outputs.mobile_path.resolve()),
       beam_args=config.beam.args,
       train_args={'num_steps': config.training.train_steps},
       metadata_connection_config=(
@@ -85,6 +90,30 @@ def _example_gen(deployment: Deployment, eval_fraction: float):
                else tfx.components.ImportExampleGen)
   return component(input_base=deployment.input_base, input_config=inputs,
                    output_config=splits)
+
+
+def _mobile_components(config: ForgeConfig, deployment: Deployment, example_gen, transform,
+                       trainer, evaluator) -> list:
+  """ModelOptimizer (prune, QAT, TFLite variants, measured) and the push of the selected
+  variant once the Evaluator has blessed the model."""
+  settings = config.optimization.model_dump(exclude={'enabled'})
+  # Trained-model variants first: a graph TFLite cannot take fails before any fine-tuning.
+  settings['variants'] = sorted(set(settings['variants']), key=TFLITE_VARIANTS.index)
+  optimizer = ModelOptimizer(
+      model=trainer.outputs['model'],
+      transform_graph=transform.outputs['transform_graph'],
+      transformed_examples=transform.outputs['transformed_examples'],
+      examples=example_gen.outputs['examples'],
+      family=config.model.family,
+      settings=json.dumps(settings, sort_keys=True),
+      batch_size=config.training.batch_size)
+  mobile_pusher = MobilePusher(
+      tflite_models=optimizer.outputs['tflite_models'],
+      report=optimizer.outputs['report'],
+      model_blessing=evaluator.outputs['blessing'],
+      mobile_dir=deployment.mobile_dir,
+      model_name=config.model_name)
+  return [optimizer, mobile_pusher]
 
 
 def create_pipeline(config: ForgeConfig,
@@ -160,11 +189,14 @@ def create_pipeline(config: ForgeConfig,
       serving_dir=deployment.serving_dir,
       model_name=config.model_name,
       label_key=family.label_key).with_id('Pusher')
+  mobile_components = (_mobile_components(config, deployment, example_gen, transform, trainer,
+                                          evaluator) if config.optimization.enabled else [])
   return tfx.dsl.Pipeline(
       pipeline_name=config.pipeline.name,
       pipeline_root=deployment.pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator, validation_gate,
-                  transform, *tuning_components, trainer, baseline_resolver, evaluator, pusher],
+                  transform, *tuning_components, trainer, baseline_resolver, evaluator, pusher,
+                  *mobile_components],
       enable_cache=True,
       metadata_connection_config=deployment.metadata_connection_config,
       beam_pipeline_args=deployment.beam_args)

@@ -3,6 +3,8 @@ verdict and metrics, and where the Pusher put the model."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -25,6 +27,8 @@ class RunSummary:
   gate_failures: List[str] = dataclasses.field(default_factory=list)
   metrics: Dict[str, float] = dataclasses.field(default_factory=dict)
   pushed_to: Optional[str] = None
+  optimization: Optional[dict] = None  # the ModelOptimizer's report.json
+  mobile_pushed_to: Optional[str] = None
 
   @property
   def executed(self) -> List[str]:
@@ -109,6 +113,14 @@ def read_run(store, run: metadata_store_pb2.Context) -> RunSummary:
     if 'blessing' in outputs:
       blessed = outputs['blessing'][0].custom_properties.get('blessed')
       summary.blessed = bool(blessed and blessed.int_value == 1)
+    if 'report' in outputs:
+      from components.model_optimizer.executor import REPORT_FILE
+      with open(os.path.join(outputs['report'][0].uri, REPORT_FILE), encoding='utf-8') as f:
+        summary.optimization = json.load(f)
+    if 'pushed_mobile_model' in outputs:
+      properties = outputs['pushed_mobile_model'][0].custom_properties
+      if properties['pushed'].int_value == 1:
+        summary.mobile_pushed_to = properties['pushed_destination'].string_value
     if 'pushed_model' in outputs:
       properties = outputs['pushed_model'][0].custom_properties
       if properties.get('pushed') and properties['pushed'].int_value == 1:

@@ -37,7 +37,7 @@ def next_version(model_dir: str) -> int:
   return max([int(time.time())] + [v + 1 for v in existing])
 
 
-def _remove(path: str) -> None:
+def remove_dir(path: str) -> None:
   if tf.io.gfile.exists(path):
     tf.io.gfile.rmtree(path)
 
@@ -56,7 +56,7 @@ def push(model_path: str, serving_dir: str, model_name: str, examples: List[byte
   tf.io.gfile.makedirs(model_dir)
   for name in tf.io.gfile.listdir(model_dir):
     if name.startswith(STAGING_PREFIX):
-      _remove(posixpath.join(model_dir, name.rstrip('/')))  # from an interrupted push
+      remove_dir(posixpath.join(model_dir, name.rstrip('/')))  # from an interrupted push
   version = next_version(model_dir)
   staging = posixpath.join(model_dir, f'{STAGING_PREFIX}{version}')
   try:
@@ -65,7 +65,7 @@ def push(model_path: str, serving_dir: str, model_name: str, examples: List[byte
     target = posixpath.join(model_dir, str(version))
     tf.io.gfile.rename(staging, target)
   finally:
-    _remove(staging)
+    remove_dir(staging)
   return target, model_config.register(serving_dir, model_name, keep_versions)
 
 

@@ -16,12 +16,18 @@ from models.common.signatures import SERVING_DEFAULT, SERVING_RAW
 WARMUP_FILE = 'assets.extra/tf_serving_warmup_requests'
 
 
+def read_examples(examples_uri: str, split: str, count: int) -> List[bytes]:
+  """The first `count` serialized examples of an ExampleGen split."""
+  files = sorted(tf.io.gfile.glob(f'{examples_uri}/Split-{split}/*'))
+  return [record.numpy() for record in
+          tf.data.TFRecordDataset(files, compression_type='GZIP').take(count)]
+
+
 def eval_examples(examples_uri: str, label_key: str, count: int) -> List[bytes]:
   """The first `count` serialized eval examples, without the label (as a client sends)."""
-  files = sorted(tf.io.gfile.glob(f'{examples_uri}/Split-eval/*'))
   rows = []
-  for record in tf.data.TFRecordDataset(files, compression_type='GZIP').take(count):
-    example = tf.train.Example.FromString(record.numpy())
+  for record in read_examples(examples_uri, 'eval', count):
+    example = tf.train.Example.FromString(record)
     if label_key in example.features.feature:
       del example.features.feature[label_key]
     rows.append(example.SerializeToString())
@@ -38,7 +44,9 @@ def raw_columns(examples: List[bytes], input_specs: Dict[str, tf.TensorSpec]) ->
       feature = features.get(name)
       kind = feature.WhichOneof('kind') if feature is not None else None
       present = list(getattr(feature, kind).value) if kind else []
-      if spec.dtype == tf.string:
+      if spec.shape.rank == 2:  # a fixed-length list, e.g. pixels
+        values.append(present)
+      elif spec.dtype == tf.string:
         values.append(present[0] if present else b'')
       elif spec.dtype.is_floating:
         values.append(present[0] if present else math.nan)

@@ -34,3 +34,10 @@ def class_index(label, class_names):
   matches = tf.equal(tf.expand_dims(dense, 1), tf.constant(list(class_names)))
   index = tf.argmax(tf.cast(matches, tf.int64), axis=1)
   return tf.where(tf.reduce_any(matches, axis=1), index, tf.constant(-1, tf.int64))
+
+
+def int_class_index(label, num_classes):
+  """An integer label that already is the class index; -1 when outside [0, num_classes)."""
+  dense = to_dense(tf.cast(label, tf.int64), tf.constant(-1, tf.int64))
+  known = tf.logical_and(dense >= 0, dense < num_classes)
+  return tf.where(known, dense, tf.constant(-1, tf.int64))

@@ -6,6 +6,8 @@
   An integer feature that may be missing is taken as float64 (exact up to 2**53), so
   NaN can say so; one that is always present stays int64.
 - `transform_features`: the transformed features, so TFMA can read the transformed label.
+- `mobile`: serving_raw's inputs, `probabilities` only (no string tensors): what the
+  TFLite variants are converted from; the class names ship beside them in a labels file.
 Both serving signatures run the same transform graph and model, and return
 `probabilities`, `predicted_class` and `class_names`.
 """
@@ -18,6 +20,7 @@ from models.common.family import Family
 SERVING_DEFAULT = 'serving_default'
 SERVING_RAW = 'serving_raw'
 TRANSFORM_FEATURES = 'transform_features'
+MOBILE = 'mobile'
 
 
 def _predictions(model, features, family: Family):
@@ -49,6 +52,13 @@ def raw_input_dtype(feature_spec) -> tf.DType:
   return feature_spec.dtype
 
 
+def raw_input_shape(feature_spec):
+  """[batch] for one value per example, [batch, n] for a fixed-length list of n (pixels)."""
+  if isinstance(feature_spec, tf.io.FixedLenFeature) and list(feature_spec.shape) not in ([], [1]):
+    return [None] + list(feature_spec.shape)
+  return [None]
+
+
 def _as_parsed(values, feature_spec):
   """A [batch] tensor shaped like tf.io.parse_example's output for `feature_spec`."""
   if isinstance(feature_spec, tf.io.FixedLenFeature):
@@ -71,18 +81,24 @@ def build(model: tf.keras.Model, tf_transform_output, family: Family):
   def serving_default(serialized_examples):
     return _predictions(model, tf.io.parse_example(serialized_examples, serving_spec), family)
 
-  raw_inputs = [tf.TensorSpec([None], raw_input_dtype(spec), name=name)
+  raw_inputs = [tf.TensorSpec(raw_input_shape(spec), raw_input_dtype(spec), name=name)
                 for name, spec in sorted(serving_spec.items())]
+
+  def parsed(values):
+    return {name: _as_parsed(value, serving_spec[name])
+            for name, value in zip(sorted(serving_spec), values)}
 
   @tf.function(input_signature=raw_inputs)
   def serving_raw(*values):
-    features = {name: _as_parsed(value, serving_spec[name])
-                for name, value in zip(sorted(serving_spec), values)}
-    return _predictions(model, features, family)
+    return _predictions(model, parsed(values), family)
+
+  @tf.function(input_signature=raw_inputs)
+  def mobile(*values):
+    return {'probabilities': model(model.tft_layer(parsed(values)))}
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def transform_features(serialized_examples):
     return model.tft_layer(tf.io.parse_example(serialized_examples, raw_feature_spec))
 
   return {SERVING_DEFAULT: serving_default, SERVING_RAW: serving_raw,
-          TRANSFORM_FEATURES: transform_features}
+          TRANSFORM_FEATURES: transform_features, MOBILE: mobile}

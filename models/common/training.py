@@ -39,7 +39,9 @@ def num_categories(tf_transform_output: tft.TFTransformOutput, feature_name: str
 def _input_layers(tf_transform_output: tft.TFTransformOutput, family: Family):
   spec = tf_transform_output.transformed_feature_spec().copy()
   spec.pop(family.transformed_label_key)
-  return {name: tf.keras.Input(shape=(1,), name=name, dtype=feature.dtype)
+  # A scalar feature arrives as [batch]; Keras takes it as [batch, 1].
+  return {name: tf.keras.Input(shape=tuple(feature.shape) or (1,), name=name,
+                               dtype=feature.dtype)
           for name, feature in sorted(spec.items())}
 
 
@@ -77,14 +79,22 @@ def build_model(family: Family, build_body: Callable, tf_transform_output, hpara
   if family.is_binary:
     outputs = tf.keras.layers.Dense(1, activation='sigmoid', name='probabilities',
                                     dtype='float32')(body)
-    loss, metrics = 'binary_crossentropy', [tf.keras.metrics.BinaryAccuracy(name='accuracy'),
-                                            tf.keras.metrics.AUC(name='auc')]
   else:
     outputs = tf.keras.layers.Dense(len(family.class_names), activation='softmax',
                                     name='probabilities', dtype='float32')(body)
+  model = tf.keras.Model(inputs, outputs)
+  return compile_model(model, family, rate, clipnorm)
+
+
+def compile_model(model: tf.keras.Model, family: Family, rate,
+                  clipnorm: float | None = None) -> tf.keras.Model:
+  """Adam with the family's loss: binary or sparse categorical cross-entropy."""
+  if family.is_binary:
+    loss, metrics = 'binary_crossentropy', [tf.keras.metrics.BinaryAccuracy(name='accuracy'),
+                                            tf.keras.metrics.AUC(name='auc')]
+  else:
     loss = 'sparse_categorical_crossentropy'
     metrics = [tf.keras.metrics.SparseCategoricalAccuracy(name='accuracy')]
-  model = tf.keras.Model(inputs, outputs)
   model.compile(optimizer=tf.keras.optimizers.Adam(rate, clipnorm=clipnorm), loss=loss,
                 metrics=metrics)
   return model

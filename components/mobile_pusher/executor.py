@@ -1,0 +1,91 @@
+"""Publishes the selected .tflite of a blessed model as one version directory:
+`model.tflite`, `labels.txt` (one class name per line, in output order) and `metadata.json`
+(inputs with dtypes and shapes, the output, quantization, and the variant's measurements).
+
+Like the serving push, the version is staged in a hidden directory, loaded once more in the
+LiteRT interpreter, then renamed into place, so an app syncing the folder never sees half a
+version. Nothing is pushed when the model is not blessed or no variant met its budgets.
+"""
+from __future__ import annotations
+
+import json
+import posixpath
+from typing import Any, Dict, List
+
+import tensorflow as tf
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+
+from components.model_optimizer import measure
+from components.model_optimizer.executor import REPORT_FILE
+from components.serving_pusher.executor import STAGING_PREFIX, next_version, remove_dir
+
+MODEL_FILE = 'model.tflite'
+
+
+def _metadata(report: Dict[str, Any], variant: str, model: bytes) -> Dict[str, Any]:
+  signature_runner = measure.runner(model, threads=1)
+  describe = lambda details: {'dtype': details['dtype'].__name__,
+                              'shape': [int(d) for d in details['shape_signature']],
+                              'quantization': [float(q) for q in details['quantization']]}
+  return {
+      'variant': variant,
+      'signature': measure.MOBILE,
+      'inputs': {name: describe(d) for name, d in signature_runner.get_input_details().items()},
+      'outputs': {name: describe(d) for name, d in signature_runner.get_output_details().items()},
+      'labels': report['class_names'],
+      'measured': report['variants'][variant],
+      'savedmodel': report['savedmodel'],
+  }
+
+
+def push(model: bytes, report: Dict[str, Any], variant: str, mobile_dir: str,
+         model_name: str) -> str:
+  """Stages, checks and publishes one version; returns its directory."""
+  model_dir = posixpath.join(mobile_dir, model_name)
+  tf.io.gfile.makedirs(model_dir)
+  for name in tf.io.gfile.listdir(model_dir):
+    if name.startswith(STAGING_PREFIX):
+      remove_dir(posixpath.join(model_dir, name.rstrip('/')))  # from an interrupted push
+  version = next_version(model_dir)
+  staging = posixpath.join(model_dir, f'{STAGING_PREFIX}{version}')
+  files = {
+      MODEL_FILE: model,
+      'labels.txt': ('\n'.join(report['class_names']) + '\n').encode(),
+      'metadata.json': json.dumps(_metadata(report, variant, model), indent=1).encode(),
+  }
+  try:
+    tf.io.gfile.makedirs(staging)
+    for name, content in files.items():
+      with tf.io.gfile.GFile(posixpath.join(staging, name), 'wb') as out:
+        out.write(content)
+    target = posixpath.join(model_dir, str(version))
+    tf.io.gfile.rename(staging, target)
+  finally:
+    remove_dir(staging)
+  return target
+
+
+class Executor(base_executor.BaseExecutor):
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+    single = artifact_utils.get_single_instance
+    pushed = single(output_dict['pushed_mobile_model'])
+    pushed.set_int_custom_property('pushed', 0)
+    if single(input_dict['model_blessing']).get_int_custom_property('blessed') != 1:
+      return
+    with tf.io.gfile.GFile(posixpath.join(single(input_dict['report']).uri, REPORT_FILE)) as f:
+      report = json.load(f)
+    variant = report['selected']
+    if not variant:
+      return
+    path = posixpath.join(single(input_dict['tflite_models']).uri, f'{variant}.tflite')
+    with tf.io.gfile.GFile(path, 'rb') as model_file:
+      model = model_file.read()
+    target = push(model, report, variant, exec_properties['mobile_dir'],
+                  exec_properties['model_name'])
+    pushed.set_int_custom_property('pushed', 1)
+    pushed.set_string_custom_property('pushed_destination', target)
+    pushed.set_string_custom_property('variant', variant)

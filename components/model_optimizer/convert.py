@@ -1,0 +1,68 @@
+"""TFLite conversion of a SavedModel's `mobile` signature (raw features in, probabilities
+out), one converter setting per variant.
+
+Only TFLite's builtin ops are allowed. A graph that needs TensorFlow ops TFLite lacks (Flex /
+Select TF ops, which add megabytes to an app and are missing from the plain LiteRT runtime)
+is not converted; the error names those ops so the preprocessing can be changed, for
+instance to precomputed vocabularies and scales.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable, Dict, Iterable, List
+
+import numpy as np
+import tensorflow as tf
+
+from models.common.signatures import MOBILE
+
+# Variant -> which model it comes from.
+SOURCE = {
+    'float32': 'trained', 'dynamic_range': 'trained', 'float16': 'trained', 'int8': 'trained',
+    'pruned_int8': 'pruned', 'pruned_qat_int8': 'qat',
+}
+
+
+class NeedsTensorFlowOps(ValueError):
+  """The graph uses TensorFlow ops that TFLite's builtin op set lacks."""
+
+  def __init__(self, ops: List[str]):
+    self.ops = ops
+    super().__init__(
+        'the mobile graph needs TensorFlow ops that TFLite lacks: ' + ', '.join(ops)
+        + '. Keep them out of the transform graph (e.g. precomputed vocabularies and '
+        'scales, one_hot instead of CategoryEncoding) to build TFLite variants.')
+
+
+def _configure(converter: tf.lite.TFLiteConverter, variant: str,
+               representative_rows: Callable[[], Iterable[Dict[str, np.ndarray]]],
+               int8_io: bool) -> None:
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+  if variant == 'float32':
+    return
+  # Not EXPERIMENTAL_SPARSITY: its sparse FULLY_CONNECTED fails in LiteRT's default XNNPack
+  # delegate. Pruned weights stay dense zeros, which the app's download compresses.
+  converter.optimizations = [tf.lite.Optimize.DEFAULT]
+  if variant == 'float16':
+    converter.target_spec.supported_types = [tf.float16]
+  elif variant.endswith('int8'):
+    # Full integer: every op int8, calibrated on training rows.
+    converter.representative_dataset = representative_rows
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if int8_io:
+      converter.inference_input_type = tf.int8
+      converter.inference_output_type = tf.int8
+
+
+def convert(saved_model_dir: str, variant: str,
+            representative_rows: Callable[[], Iterable[Dict[str, np.ndarray]]],
+            int8_io: bool = False) -> bytes:
+  converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[MOBILE])
+  _configure(converter, variant, representative_rows, int8_io)
+  try:
+    return converter.convert()
+  except Exception as err:  # the converter raises ConverterError or a bare Exception
+    missing = re.search(r'TF Select ops: ([^\n]+)', str(err))
+    if missing:
+      raise NeedsTensorFlowOps([op.strip() for op in missing.group(1).split(',')]) from None
+    raise

@@ -1,0 +1,197 @@
+"""Builds, measures and gates the TFLite variants of a trained model.
+
+1. The trained SavedModel's `mobile` signature (raw features in) is converted to TFLite:
+   float32, dynamic-range, float16 and full-integer int8 (calibrated on training rows).
+2. The Keras model is pruned (then stripped) and, from the pruned one, trained
+   quantization-aware with the prune-preserving scheme; both are saved as SavedModels
+   (ML Metadata Model artifacts) and converted to int8.
+3. Each .tflite runs through the LiteRT interpreter on the eval rows: accuracy (AUC for
+   binary tasks), size, gzipped size, batch-1 latency and the largest difference from the
+   SavedModel's probabilities.
+4. A variant is eligible when its accuracy drop against the float SavedModel and its size
+   are within budget; the smallest eligible one is selected for the mobile push.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any, Dict, List
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+from tfx.utils import path_utils
+
+from components.model_optimizer import compress, convert, measure
+from components.serving_pusher.warmup import raw_columns, read_examples
+from models.common import signatures
+from models.common.family import Family, load_family
+
+REPORT_FILE = 'report.json'
+progress = logging.getLogger('forge.progress')
+
+
+def _train_dataset(transformed_uri: str, tft_output, family: Family, batch_size: int):
+  """The transformed training split as (features, label) batches, for fine-tuning."""
+  files = tf.io.gfile.glob(f'{transformed_uri}/Split-train/*')
+  spec = tft_output.transformed_feature_spec()
+
+  def split_label(features):
+    label = features.pop(family.transformed_label_key)
+    return features, label
+
+  return (tf.data.TFRecordDataset(files, compression_type='GZIP')
+          .shuffle(10_000, seed=0).repeat().batch(batch_size)
+          .map(lambda rows: tf.io.parse_example(rows, spec)).map(split_label)
+          .prefetch(tf.data.AUTOTUNE))
+
+
+def _save(model: tf.keras.Model, artifact: types.Artifact, tft_output, family: Family) -> str:
+  path = path_utils.serving_model_dir(artifact.uri)
+  model.save(path, save_format='tf', signatures=signatures.build(model, tft_output, family))
+  return path
+
+
+class _EvalRows:
+  """Raw eval rows as mobile-signature inputs, their class indices and the float
+  SavedModel's probabilities; rows whose label is not a known class are dropped."""
+
+  def __init__(self, trained, examples_uri: str, family: Family, count: int):
+    rows = read_examples(examples_uri, 'eval', count)
+    transformed = trained.signatures[signatures.TRANSFORM_FEATURES](examples=tf.constant(rows))
+    labels = transformed[family.transformed_label_key].numpy().reshape(-1)
+    known = labels >= 0
+    self.input_specs = trained.signatures[signatures.MOBILE].structured_input_signature[1]
+    self.labels = labels[known]
+    self.columns = {name: values[known]
+                    for name, values in raw_columns(rows, self.input_specs).items()}
+    self.reference = self.probabilities(trained)
+
+  def probabilities(self, saved_model) -> np.ndarray:
+    """A SavedModel's probabilities for these rows, through its `mobile` signature."""
+    return saved_model.signatures[signatures.MOBILE](
+        **{name: tf.constant(values) for name, values in self.columns.items()}
+    )['probabilities'].numpy()
+
+
+def _calibration_rows(examples_uri: str, input_specs, count: int):
+  """Training rows, one at a time, for int8 calibration (the converter calls this)."""
+  columns = raw_columns(read_examples(examples_uri, 'train', count), input_specs)
+
+  def rows():
+    for index in range(len(next(iter(columns.values())))):
+      yield {name: values[index:index + 1] for name, values in columns.items()}
+
+  return rows
+
+
+def _select(table: Dict[str, Dict[str, Any]], reference_accuracy: float,
+            settings: Dict[str, Any]) -> str | None:
+  """Marks each measured variant eligible or not, with the budgets it missed; returns the
+  eligible one with the smallest gzipped size."""
+  for row in table.values():
+    row['accuracy_drop_points'] = (reference_accuracy - row['accuracy']) * 100
+    missed = []
+    if row['accuracy_drop_points'] > settings['accuracy_budget'] + 1e-9:
+      missed.append(f'accuracy drop {row["accuracy_drop_points"]:.2f} points > budget '
+                    f'{settings["accuracy_budget"]:.2f} (optimization.accuracy_budget)')
+    size_budget = settings.get('size_budget_kb')
+    if size_budget and row['size_bytes'] / 1024 > size_budget:
+      missed.append(f'size {row["size_bytes"] / 1024:.1f} KB > budget {size_budget:.1f} KB '
+                    '(optimization.size_budget_kb)')
+    row['eligible'] = not missed
+    row['missed'] = missed
+  eligible = [name for name, row in table.items() if row['eligible']]
+  # Smallest download: app stores and over-the-air updates ship the file compressed, where
+  # pruned zeros count; ties go to the smaller file on the device.
+  return min(eligible, key=lambda name: (table[name]['gzip_bytes'], table[name]['size_bytes']),
+             default=None)
+
+
+class Executor(base_executor.BaseExecutor):
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+    settings = json.loads(exec_properties['settings'])
+    family = load_family(exec_properties['family'])
+    single = artifact_utils.get_single_instance
+    model_dir = path_utils.serving_model_path(single(input_dict['model']).uri)
+    tft_output = tft.TFTransformOutput(single(input_dict['transform_graph']).uri)
+    examples_uri = single(input_dict['examples']).uri
+    trained = tf.saved_model.load(model_dir)
+    evaluation = _EvalRows(trained, examples_uri, family, settings['eval_rows'])
+    calibration = _calibration_rows(examples_uri, evaluation.input_specs,
+                                    settings['calibration_rows'])
+    report: Dict[str, Any] = {
+        'family': family.name, 'eval_rows': int(len(evaluation.labels)),
+        'class_names': list(family.class_names),
+        'savedmodel': {'accuracy': measure.accuracy(evaluation.reference, evaluation.labels)},
+        'budgets': {'accuracy_points': settings['accuracy_budget'],
+                    'size_kb': settings.get('size_budget_kb')},
+        'inputs': {name: {'dtype': spec.dtype.name, 'shape': [-1] + spec.shape.as_list()[1:]}
+                   for name, spec in sorted(evaluation.input_specs.items())},
+        'variants': {}, 'not_built': {}, 'sparsity': {},
+    }
+    if family.is_binary:
+      report['savedmodel']['auc'] = measure.auc(evaluation.reference, evaluation.labels)
+    sources = {'trained': model_dir}
+    models: Dict[str, bytes] = {}
+    try:
+      for variant in settings['variants']:
+        source = convert.SOURCE[variant]
+        if source not in sources:
+          sources.update(self._compress(input_dict, output_dict, settings, family, tft_output,
+                                        exec_properties['batch_size'], report))
+        progress.info('  ModelOptimizer converts %s', variant)
+        models[variant] = convert.convert(sources[source], variant, calibration,
+                                          settings['int8_io'] and variant.endswith('int8'))
+    except convert.NeedsTensorFlowOps as err:
+      report['not_built'] = {variant: str(err) for variant in settings['variants']
+                             if variant not in models}
+      report['tensorflow_ops_needed'] = err.ops
+    tflite_dir = single(output_dict['tflite_models']).uri
+    tf.io.gfile.makedirs(tflite_dir)
+    # Conversion fidelity: each variant against the SavedModel it was converted from.
+    references = {source: (evaluation.reference if source == 'trained'
+                           else evaluation.probabilities(tf.saved_model.load(path)))
+                  for source, path in sources.items()}
+    for variant, model in models.items():
+      progress.info('  ModelOptimizer measures %s with the LiteRT interpreter', variant)
+      with tf.io.gfile.GFile(os.path.join(tflite_dir, f'{variant}.tflite'), 'wb') as out:
+        out.write(model)
+      source = convert.SOURCE[variant]
+      report['variants'][variant] = {'source': source, **measure.measure(
+          model, evaluation.columns, evaluation.labels, references[source],
+          settings['latency_runs'], settings['threads'])}
+    report['selected'] = _select(report['variants'], report['savedmodel']['accuracy'], settings)
+    report_artifact = single(output_dict['report'])
+    with tf.io.gfile.GFile(os.path.join(report_artifact.uri, REPORT_FILE), 'w') as out:
+      json.dump(report, out, indent=1)
+    report_artifact.set_string_custom_property('selected_variant', report['selected'] or '')
+
+  def _compress(self, input_dict, output_dict, settings, family: Family, tft_output,
+                batch_size: int, report: Dict[str, Any]) -> Dict[str, str]:
+    """Prunes, then trains quantization-aware from the pruned model; returns the
+    SavedModel directory of each."""
+    single = artifact_utils.get_single_instance
+    trained = tf.keras.models.load_model(
+        path_utils.serving_model_path(single(input_dict['model']).uri))
+    train = _train_dataset(single(input_dict['transformed_examples']).uri, tft_output, family,
+                           batch_size)
+    progress.info('  ModelOptimizer prunes to %.0f%% sparsity (%d steps)',
+                  settings['target_sparsity'] * 100, settings['prune_steps'])
+    pruned = compress.prune(trained, family, train, settings['prune_steps'],
+                            settings['target_sparsity'], settings['learning_rate'])
+    report['sparsity'] = compress.kernel_sparsity(pruned)
+    sources = {'pruned': _save(pruned, single(output_dict['pruned_model']), tft_output, family)}
+    if 'pruned_qat_int8' in settings['variants']:
+      progress.info('  ModelOptimizer trains quantization-aware (%d steps)',
+                    settings['qat_steps'])
+      quantized = compress.quantization_aware(pruned, family, train, settings['qat_steps'],
+                                              settings['learning_rate'], preserve_sparsity=True)
+      sources['qat'] = _save(quantized, single(output_dict['qat_model']), tft_output, family)
+    return sources

@@ -1,0 +1,91 @@
+"""Measures a .tflite file the way a phone runs it: through the LiteRT interpreter
+(`ai-edge-litert`, the runtime apps embed), on the eval rows, against the SavedModel."""
+from __future__ import annotations
+
+import gzip
+import time
+from typing import Dict
+
+import numpy as np
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
+
+from models.common.signatures import MOBILE
+
+WARMUP_RUNS = 10
+
+
+def runner(model: bytes, threads: int):
+  return Interpreter(model_content=model, num_threads=threads).get_signature_runner(MOBILE)
+
+
+def _quantize(values: np.ndarray, details: Dict) -> np.ndarray:
+  """Float input -> what the model takes (identity unless it takes int8)."""
+  if details['dtype'] != np.int8:
+    return values.astype(details['dtype'])
+  scale, zero_point = details['quantization']
+  return np.clip(np.round(values / scale + zero_point), -128, 127).astype(np.int8)
+
+
+def _dequantize(values: np.ndarray, details: Dict) -> np.ndarray:
+  if details['dtype'] != np.int8:
+    return values.astype(np.float32)
+  scale, zero_point = details['quantization']
+  return (values.astype(np.float32) - zero_point) * scale
+
+
+def predict(signature_runner, columns: Dict[str, np.ndarray]) -> np.ndarray:
+  """Probabilities [rows, classes] (or [rows, 1] for a binary task)."""
+  inputs = signature_runner.get_input_details()
+  outputs = signature_runner(**{name: _quantize(values, inputs[name])
+                                for name, values in columns.items()})
+  return _dequantize(outputs['probabilities'],
+                     signature_runner.get_output_details()['probabilities'])
+
+
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+  if probabilities.shape[1] == 1:
+    predicted = (probabilities[:, 0] > 0.5).astype(np.int64)
+  else:
+    predicted = probabilities.argmax(axis=1)
+  return float(np.mean(predicted == labels))
+
+
+def auc(probabilities: np.ndarray, labels: np.ndarray) -> float:
+  """ROC AUC of a binary task, as TFMA computes it (Keras' AUC)."""
+  metric = tf.keras.metrics.AUC(num_thresholds=1000)
+  metric.update_state(labels, probabilities[:, 0])
+  return float(metric.result().numpy())
+
+
+def latency_ms(signature_runner, columns: Dict[str, np.ndarray], runs: int) -> Dict[str, float]:
+  """Batch-1 latency of one row, p50 and p90 over `runs` invocations after a warm-up."""
+  inputs = signature_runner.get_input_details()
+  row = {name: _quantize(values[:1], inputs[name]) for name, values in columns.items()}
+  for _ in range(WARMUP_RUNS):
+    signature_runner(**row)
+  times = []
+  for _ in range(runs):
+    start = time.perf_counter()
+    signature_runner(**row)
+    times.append((time.perf_counter() - start) * 1000)
+  return {'p50': float(np.percentile(times, 50)), 'p90': float(np.percentile(times, 90))}
+
+
+def measure(model: bytes, columns: Dict[str, np.ndarray], labels: np.ndarray,
+            reference: np.ndarray, latency_runs: int, threads: int) -> Dict[str, float]:
+  """One row of the variants table; `reference`: the source SavedModel's probabilities."""
+  signature_runner = runner(model, threads)
+  probabilities = predict(signature_runner, columns)
+  latency = latency_ms(signature_runner, columns, latency_runs)
+  row = {
+      'size_bytes': len(model),
+      'gzip_bytes': len(gzip.compress(model, compresslevel=9)),
+      'accuracy': accuracy(probabilities, labels),
+      'latency_ms_p50': latency['p50'],
+      'latency_ms_p90': latency['p90'],
+      'max_abs_diff_vs_source': float(np.max(np.abs(probabilities - reference))),
+  }
+  if probabilities.shape[1] == 1:
+    row['auc'] = auc(probabilities, labels)
+  return row

@@ -1,0 +1,29 @@
+"""The variants table of an optimization report, as text for the console and benchmarks."""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+COLUMNS = ('variant', 'KB', 'gzip KB', 'accuracy', 'drop pts', 'p50 ms', 'p90 ms',
+           'max |diff|', 'eligible')
+
+
+def lines(report: Dict[str, Any]) -> List[str]:
+  rows = [COLUMNS]
+  reference = report['savedmodel']
+  rows.append(('SavedModel (float)', '', '', f'{reference["accuracy"]:.4f}', '', '', '', '',
+               ''))
+  for name, row in report['variants'].items():
+    rows.append((name, f'{row["size_bytes"] / 1024:.1f}', f'{row["gzip_bytes"] / 1024:.1f}',
+                 f'{row["accuracy"]:.4f}', f'{row["accuracy_drop_points"]:+.2f}',
+                 f'{row["latency_ms_p50"]:.3f}', f'{row["latency_ms_p90"]:.3f}',
+                 f'{row["max_abs_diff_vs_source"]:.4f}', 'yes' if row['eligible'] else 'no'))
+  widths = [max(len(str(row[i])) for row in rows) for i in range(len(COLUMNS))]
+  text = ['  '.join(str(cell).rjust(width) if i else str(cell).ljust(width)
+                    for i, (cell, width) in enumerate(zip(row, widths))) for row in rows]
+  for name, row in report['variants'].items():
+    text.extend(f'{name} missed: {reason}' for reason in row['missed'])
+  text.extend(f'{name} not built: {reason}' for name, reason in report['not_built'].items())
+  if report.get('sparsity'):
+    text.append('pruned kernel sparsity: ' + ', '.join(
+        f'{layer} {value:.1%}' for layer, value in report['sparsity'].items()))
+  return text
