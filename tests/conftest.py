@@ -68,3 +68,23 @@ def taxi_run(tmp_path_factory):
 def pushed_version_dirs(run: CliRun):
   return sorted(p for p in (run.config.outputs.serving_dir / run.config.model_name).iterdir()
                 if p.name.isdigit())
+
+
+@dataclasses.dataclass
+class DigitsRuns:
+  first: CliRun  # every TFLite variant, default budgets
+  impossible_budget: CliRun  # the same pipeline again with budgets no variant can meet
+
+
+@pytest.fixture(scope='session')
+def digits_runs(tmp_path_factory):
+  """The mobile showcase: digits with every TFLite variant; then the same pipeline root with
+  impossible budgets (only ModelOptimizer and MobilePusher run again)."""
+  work = tmp_path_factory.mktemp('digits')
+  paths = {'pipeline': {'root': str(work / 'root')},
+           'outputs': {'serving_dir': str(work / 'serving'), 'mobile_dir': str(work / 'mobile')}}
+  config = write_config(work / 'digits.yaml', 'digits', **paths)
+  first = forge_run(config)
+  impossible = write_config(work / 'impossible.yaml', 'digits', **paths,
+                            optimization={'accuracy_budget': 0.0, 'size_budget_kb': 1})
+  return DigitsRuns(first, forge_run(impossible))

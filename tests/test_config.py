@@ -13,9 +13,21 @@ def _error(tmp_path, **sections):
 
 
 def test_shipped_configs_are_valid():
-  for name in ('penguin', 'taxi'):
+  for name in ('penguin', 'taxi', 'digits'):
     config = load_config(PROJECT_DIR / 'configs' / f'{name}.yaml')
     assert config.model.family == name
+
+
+def test_mobile_dir_defaults_beside_the_serving_dir(tmp_path):
+  config = load_config(write_config(tmp_path / 'c.yaml', 'penguin',
+                                    outputs={'serving_dir': str(tmp_path / 'serving')}))
+  assert config.outputs.mobile_path == tmp_path / 'mobile'
+  assert not config.optimization.enabled
+
+
+def test_unknown_tflite_variant_lists_the_choices(tmp_path):
+  message = _error(tmp_path, optimization={'enabled': True, 'variants': ['int4']})
+  assert 'optimization.variants.0' in message and 'pruned_qat_int8' in message
 
 
 def test_unknown_key_is_named(tmp_path):

@@ -23,7 +23,7 @@ def _config(tmp_path, name, **sections):
                                   pipeline={'root': str(tmp_path / 'root')}, **sections))
 
 
-@pytest.fixture(scope='module', params=['penguin', 'taxi'])
+@pytest.fixture(scope='module', params=['penguin', 'taxi', 'digits'])
 def compiled(request, tmp_path_factory):
   work = tmp_path_factory.mktemp(f'kfp_{request.param}')
   config = _config(work, request.param)

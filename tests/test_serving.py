@@ -24,9 +24,9 @@ def _eval_examples(run, count=32):
   return warmup.eval_examples(examples_uri, family.label_key, count)
 
 
-@pytest.fixture(scope='module', params=['penguin', 'taxi'])
-def pushed(request, penguin_runs, taxi_run):
-  run = penguin_runs[0] if request.param == 'penguin' else taxi_run
+@pytest.fixture(scope='module', params=['penguin', 'taxi', 'digits'])
+def pushed(request, penguin_runs, taxi_run, digits_runs):
+  run = {'penguin': penguin_runs[0], 'taxi': taxi_run, 'digits': digits_runs.first}[request.param]
   assert run.returncode == 0, run.output
   model_dir = pushed_version_dirs(run)[-1]
   return run, model_dir, tf.saved_model.load(str(model_dir))
@@ -54,7 +54,7 @@ def test_rest_json_row_round_trips_through_the_raw_signature(pushed):
   example = _eval_examples(run, 1)
   columns = warmup.raw_columns(example, specs)
   body = json.dumps({'signature_name': 'serving_raw', 'instances': [
-      {name: (values[0].decode() if isinstance(values[0], bytes) else values[0].item())
+      {name: (values[0].decode() if isinstance(values[0], bytes) else values[0].tolist())
        for name, values in columns.items()}]})
   instance = json.loads(body)['instances'][0]
   outputs = raw(**{name: tf.constant([value], dtype=specs[name].dtype)

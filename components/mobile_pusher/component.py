@@ -11,7 +11,7 @@ from components.model_optimizer.component import OptimizationReport, TFLiteModel
 
 class PushedMobileModel(types.Artifact):
   """Where the .tflite went (custom properties pushed, pushed_destination, variant)."""
-  TYPE_NAME = 'ForgePushedMobileModel'
+  TYPE_NAME = 'forge.PushedMobileModel'
 
 
 class MobilePusherSpec(ComponentSpec):

@@ -10,12 +10,12 @@ from components.model_optimizer import executor
 
 class TFLiteModels(types.Artifact):
   """A folder of `<variant>.tflite` files."""
-  TYPE_NAME = 'ForgeTFLiteModels'
+  TYPE_NAME = 'forge.TFLiteModels'  # KFP v2 wants <namespace>.<Name>
 
 
 class OptimizationReport(types.Artifact):
   """`report.json`: one row of measurements per TFLite variant, and the one chosen."""
-  TYPE_NAME = 'ForgeOptimizationReport'
+  TYPE_NAME = 'forge.OptimizationReport'
 
 
 class ModelOptimizerSpec(ComponentSpec):

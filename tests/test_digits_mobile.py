@@ -1,0 +1,83 @@
+"""The mobile stage on the digits showcase: pruned and quantized variants measured with the
+LiteRT interpreter, the smallest one within budget pushed with its labels and metadata, and
+nothing pushed when no variant meets its budgets."""
+from pipeline import env  # noqa: F401  (before TensorFlow)
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
+from sklearn.datasets import load_digits
+
+from components.model_optimizer import compress
+from pipeline.config import TFLITE_VARIANTS
+from pipeline.summary import read_latest_run
+
+
+def _version_dirs(run):
+  model_dir = run.config.outputs.mobile_path / run.config.model_name
+  return sorted(p for p in model_dir.iterdir() if p.name.isdigit()) if model_dir.is_dir() else []
+
+
+@pytest.fixture(scope='module')
+def report(digits_runs):
+  assert digits_runs.first.returncode == 0, digits_runs.first.output
+  return json.loads((_first_artifact(digits_runs.first, 'report') / 'report.json').read_text())
+
+
+def _first_artifact(run, output: str):
+  """The first run's artifact of a ModelOptimizer output (the second run made others)."""
+  root = run.config.pipeline.root / 'ModelOptimizer' / output
+  return min(root.iterdir(), key=lambda p: int(p.name))
+
+
+def test_every_variant_is_measured_and_printed(digits_runs, report):
+  assert set(report['variants']) == set(TFLITE_VARIANTS)
+  for name, row in report['variants'].items():
+    assert row['size_bytes'] > row['gzip_bytes'] > 0
+    assert 0 < row['latency_ms_p50'] <= row['latency_ms_p90']
+    assert name in digits_runs.first.output
+  assert 'TFLite variants (LiteRT interpreter, eval split)' in digits_runs.first.output
+
+
+def test_pushed_int8_model_runs_on_raw_pixels_within_one_point(digits_runs, report):
+  (version,) = _version_dirs(digits_runs.first)
+  metadata = json.loads((version / 'metadata.json').read_text())
+  assert metadata['variant'].endswith('int8')
+  assert (version / 'labels.txt').read_text().split() == [str(d) for d in range(10)]
+  assert metadata['inputs']['pixels']['shape'] == [-1, 64]
+  interpreter = Interpreter(model_path=str(version / 'model.tflite'), num_threads=1)
+  runner = interpreter.get_signature_runner('mobile')
+  # Raw grey levels 0-16, exactly what scikit-learn (and a phone's 8x8 capture) gives.
+  digits = load_digits()
+  probabilities = runner(pixels=digits.data.astype(np.float32))['probabilities']
+  assert probabilities.shape == (len(digits.data), 10)
+  assert np.mean(probabilities.argmax(axis=1) == digits.target) > 0.95
+  measured = report['variants'][metadata['variant']]
+  assert abs(report['savedmodel']['accuracy'] - measured['accuracy']) <= 0.01
+  assert f'Mobile: {metadata["variant"]} pushed to {version}' in digits_runs.first.output
+
+
+def test_pruned_kernels_reach_the_target_sparsity(digits_runs):
+  model_dir = _first_artifact(digits_runs.first, 'pruned_model') / 'Format-Serving'
+  pruned = tf.keras.models.load_model(str(model_dir))
+  sparsity = compress.kernel_sparsity(pruned)
+  assert len(sparsity) == 4  # two Conv2D, the hidden Dense and the head
+  for layer, value in sparsity.items():
+    assert abs(value - 0.75) <= 0.02, (layer, value)
+
+
+def test_impossible_budgets_push_nothing_and_say_which_budget(digits_runs):
+  run = digits_runs.impossible_budget
+  assert run.returncode == 6, run.output
+  assert 'Mobile: nothing pushed' in run.output
+  for variant in TFLITE_VARIANTS:
+    assert f'{variant} missed: size' in run.output
+    assert 'optimization.size_budget_kb' in run.output
+  assert len(_version_dirs(run)) == 1  # the first run's version, still the only one
+  summary = read_latest_run(run.config.metadata_path)
+  assert summary.optimization['selected'] is None
+  assert summary.mobile_pushed_to is None
+  assert set(summary.executed) == {'ModelOptimizer', 'MobilePusher'}

@@ -1,0 +1,44 @@
+"""ModelOptimizer's parts that need no digits run: the budget gate, and the refusal of a
+graph that needs TensorFlow ops TFLite lacks."""
+from pipeline import env  # noqa: F401  (before TensorFlow)
+
+import pytest
+
+from components.model_optimizer import convert, table
+from components.model_optimizer.executor import _select
+from tests.conftest import pushed_version_dirs
+
+
+def _row(size_kb, gzip_kb, accuracy):
+  return {'size_bytes': size_kb * 1024, 'gzip_bytes': gzip_kb * 1024, 'accuracy': accuracy,
+          'latency_ms_p50': 0.1, 'latency_ms_p90': 0.2, 'max_abs_diff_vs_source': 0.01}
+
+
+def test_smallest_download_within_budget_is_selected():
+  variants = {'float32': _row(600, 550, 0.98), 'int8': _row(150, 120, 0.975),
+              'pruned_int8': _row(150, 60, 0.95)}
+  selected = _select(variants, 0.98, {'accuracy_budget': 1.0, 'size_budget_kb': None})
+  assert selected == 'int8'  # pruned_int8 is smaller but lost 3 points
+  assert variants['pruned_int8']['missed'] == [
+      'accuracy drop 3.00 points > budget 1.00 (optimization.accuracy_budget)']
+  assert variants['int8']['eligible'] and variants['float32']['eligible']
+
+
+def test_no_variant_within_budget_names_each_missed_budget():
+  variants = {'float32': _row(600, 550, 0.98), 'int8': _row(150, 120, 0.97)}
+  assert _select(variants, 0.98, {'accuracy_budget': 0.5, 'size_budget_kb': 100}) is None
+  assert variants['float32']['missed'] == [
+      'size 600.0 KB > budget 100.0 KB (optimization.size_budget_kb)']
+  assert len(variants['int8']['missed']) == 2
+  report = {'savedmodel': {'accuracy': 0.98}, 'variants': variants, 'not_built': {}}
+  assert 'int8 missed: accuracy drop 1.00 points > budget 0.50' in '\n'.join(table.lines(report))
+
+
+def test_graph_needing_tensorflow_ops_is_refused_with_their_names(penguin_runs):
+  """The penguin model one-hot encodes with CategoryEncoding and looks up vocabularies:
+  TFLite's builtins lack those ops, so no variant ships Flex ops silently."""
+  model_dir = pushed_version_dirs(penguin_runs[0])[-1]
+  with pytest.raises(convert.NeedsTensorFlowOps) as refused:
+    convert.convert(str(model_dir), 'float32', lambda: iter(()))
+  assert 'DenseBincount' in refused.value.ops
+  assert 'precomputed vocabularies' in str(refused.value)
