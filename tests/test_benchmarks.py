@@ -33,3 +33,10 @@ def test_serving_benchmark_prints_latencies(penguin_runs, tmp_path):
   config.write_text(json.dumps(penguin_runs[0].config.model_dump(mode='json', by_alias=True)))
   output = _run('benchmarks/serving.py', '--config', str(config), '--runs', '5')
   assert 'batch   1: p50' in output and 'batch  64: p50' in output
+
+
+def test_compression_benchmark_prints_the_table_and_targets():
+  output = _run('benchmarks/compression.py', '--pipelines', 'digits', '--train-steps', '60',
+                '--prune-steps', '50', '--qat-steps', '20')
+  assert '== digits: forge run exit' in output
+  assert 'pruned_qat_int8' in output and 'int8 file size, float32/int8' in output
