@@ -14,6 +14,7 @@ from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
 from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
+from pipeline import datasets
 from pipeline.config import ConfigError, ForgeConfig
 from kfp.pipeline_spec import pipeline_spec_pb2
 
@@ -72,7 +73,7 @@ def kubeflow_deployment(config: ForgeConfig) -> Deployment:
       input_base=data_types.RuntimeParameter(
           name=DATA_ROOT_PARAMETER, ptype=str, default=kubeflow.data_root),
       input_pattern='*',
-      data_format=config.data.format,
+      data_format=datasets.BUILTIN_FORMAT.get(config.data.builtin, config.data.format),
       data_location=f'{kubeflow.data_root} (run parameter {DATA_ROOT_PARAMETER})',
       schema_file=schema_file,
       serving_dir=kubeflow.serving_dir,

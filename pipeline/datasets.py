@@ -64,6 +64,8 @@ def _digits(work_dir: Path) -> DataSource:
 
 
 BUILTIN = {'penguins': _penguins, 'chicago_taxi': _chicago_taxi, 'digits': _digits}
+# The file format each built-in dataset is written in (a copy in a bucket keeps it).
+BUILTIN_FORMAT = {'penguins': 'csv', 'chicago_taxi': 'csv', 'digits': 'tfrecord'}
 
 
 def _write_if_changed(path: Path, content: str | bytes) -> Path:

@@ -19,7 +19,7 @@ from tfx.types import artifact_utils
 
 from components.model_optimizer import measure
 from components.model_optimizer.executor import REPORT_FILE
-from components.serving_pusher.executor import STAGING_PREFIX, next_version, remove_dir
+from components.serving_pusher.executor import remove_dir, staging_dir
 
 MODEL_FILE = 'model.tflite'
 
@@ -44,12 +44,7 @@ def push(model: bytes, report: Dict[str, Any], variant: str, mobile_dir: str,
          model_name: str) -> str:
   """Stages, checks and publishes one version; returns its directory."""
   model_dir = posixpath.join(mobile_dir, model_name)
-  tf.io.gfile.makedirs(model_dir)
-  for name in tf.io.gfile.listdir(model_dir):
-    if name.startswith(STAGING_PREFIX):
-      remove_dir(posixpath.join(model_dir, name.rstrip('/')))  # from an interrupted push
-  version = next_version(model_dir)
-  staging = posixpath.join(model_dir, f'{STAGING_PREFIX}{version}')
+  version, staging = staging_dir(model_dir)
   files = {
       MODEL_FILE: model,
       'labels.txt': ('\n'.join(report['class_names']) + '\n').encode(),

@@ -42,6 +42,17 @@ def remove_dir(path: str) -> None:
     tf.io.gfile.rmtree(path)
 
 
+def staging_dir(model_dir: str) -> Tuple[int, str]:
+  """The next version number and the hidden directory to build it in, after removing what
+  an interrupted push left behind."""
+  tf.io.gfile.makedirs(model_dir)
+  for name in tf.io.gfile.listdir(model_dir):
+    if name.startswith(STAGING_PREFIX):
+      remove_dir(posixpath.join(model_dir, name.rstrip('/')))
+  version = next_version(model_dir)
+  return version, posixpath.join(model_dir, f'{STAGING_PREFIX}{version}')
+
+
 def stage(model_path: str, staging: str, model_name: str, examples: List[bytes]) -> None:
   io_utils.copy_dir(model_path, staging)
   raw_signature = tf.saved_model.load(staging).signatures[SERVING_RAW]
@@ -53,12 +64,7 @@ def push(model_path: str, serving_dir: str, model_name: str, examples: List[byte
   """Stages, checks and publishes one version; returns its directory and the version a
   rollback pins in models.config, if any. Nothing is left behind when a step fails."""
   model_dir = posixpath.join(serving_dir, model_name)
-  tf.io.gfile.makedirs(model_dir)
-  for name in tf.io.gfile.listdir(model_dir):
-    if name.startswith(STAGING_PREFIX):
-      remove_dir(posixpath.join(model_dir, name.rstrip('/')))  # from an interrupted push
-  version = next_version(model_dir)
-  staging = posixpath.join(model_dir, f'{STAGING_PREFIX}{version}')
+  version, staging = staging_dir(model_dir)
   try:
     stage(model_path, staging, model_name, examples)
     check.check_in_subprocess(staging)
