@@ -7,7 +7,7 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from models.common import training
+from models.common import preprocessing, training
 from models.penguin import features as penguin_features
 from models.penguin import model as penguin_model
 from models.penguin.preprocessing import preprocessing_fn as penguin_preprocessing
@@ -98,9 +98,17 @@ def test_penguin_categories_get_vocabulary_indices(penguin_transformed):
   rows, output = penguin_transformed
   sexes = [row['sex_xf'] for row in rows]
   assert sexes[0] == sexes[3] != sexes[1]  # male, male, female
-  # male, female and one out-of-vocabulary bucket, where missing values land too.
-  assert training.num_categories(output, 'sex_xf') == 3
-  assert sexes[2] == 2
+  assert training.num_categories(output, 'sex') == 2
+  assert sexes[2] == preprocessing.NO_CATEGORY  # missing: no category, an all-zero one-hot
+
+
+def test_taxi_codes_are_bucketized_hashed_and_looked_up(taxi_transformed):
+  rows, _ = taxi_transformed
+  assert all(0 <= row['pickup_latitude_xf'] < taxi_features.BUCKET_COUNT for row in rows)
+  # Missing census tract (every row here): the last hash bucket.
+  assert {row['pickup_census_tract_xf'] for row in rows} == {taxi_features.HASH_BUCKETS - 1}
+  companies = [row['company_xf'] for row in rows]
+  assert companies[0] == companies[2] == companies[3] != companies[1]
 
 
 def test_taxi_label_is_tip_over_20_percent_of_fare(taxi_transformed):

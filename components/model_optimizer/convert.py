@@ -30,8 +30,17 @@ class NeedsTensorFlowOps(ValueError):
     self.ops = ops
     super().__init__(
         'the mobile graph needs TensorFlow ops that TFLite lacks: ' + ', '.join(ops)
-        + '. Keep them out of the transform graph (e.g. precomputed vocabularies and '
-        'scales, one_hot instead of CategoryEncoding) to build TFLite variants.')
+        + '. Keep them out of the transform graph and model (models/common/preprocessing.py '
+        'and models/common/layers.py have builtin-only equivalents) to build TFLite variants.')
+
+
+class ConversionFailed(ValueError):
+  """The converter refused one variant; the others may still build."""
+
+  def __init__(self, variant: str, error: Exception):
+    errors = re.findall(r"error: (?:loc\(.*?\)\): )?('[^\n]+)", str(error))
+    reason = errors[0] if errors else str(error).strip().splitlines()[0]
+    super().__init__(f'the TFLite converter refused {variant}: {reason[:300]}')
 
 
 def _configure(converter: tf.lite.TFLiteConverter, variant: str,
@@ -46,10 +55,12 @@ def _configure(converter: tf.lite.TFLiteConverter, variant: str,
   if variant == 'float16':
     converter.target_spec.supported_types = [tf.float16]
   elif variant.endswith('int8'):
-    # Full integer: every op int8, calibrated on training rows.
+    # Integer weights and activations, calibrated on training rows. Ops with no int8
+    # kernel (string lookups in a transform graph) stay float, unless int8_io asks for a
+    # model that is integer end to end.
     converter.representative_dataset = representative_rows
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     if int8_io:
+      converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
       converter.inference_input_type = tf.int8
       converter.inference_output_type = tf.int8
 
@@ -65,4 +76,4 @@ def convert(saved_model_dir: str, variant: str,
     missing = re.search(r'TF Select ops: ([^\n]+)', str(err))
     if missing:
       raise NeedsTensorFlowOps([op.strip() for op in missing.group(1).split(',')]) from None
-    raise
+    raise ConversionFailed(variant, err) from None

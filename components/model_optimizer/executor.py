@@ -147,8 +147,11 @@ class Executor(base_executor.BaseExecutor):
           sources.update(self._compress(input_dict, output_dict, settings, family, tft_output,
                                         exec_properties['batch_size'], report))
         progress.info('  ModelOptimizer converts %s', variant)
-        models[variant] = convert.convert(sources[source], variant, calibration,
-                                          settings['int8_io'] and variant.endswith('int8'))
+        try:
+          models[variant] = convert.convert(sources[source], variant, calibration,
+                                            settings['int8_io'] and variant.endswith('int8'))
+        except convert.ConversionFailed as err:
+          report['not_built'][variant] = str(err)
     except convert.NeedsTensorFlowOps as err:
       report['not_built'] = {variant: str(err) for variant in settings['variants']
                              if variant not in models}

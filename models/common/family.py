@@ -16,11 +16,14 @@ class Family:
 
   `class_names[i]` is the name of label index i. Two classes make a binary task: the
   model outputs one probability (of class_names[1]); more make a multi-class task with
-  one probability per class.
+  one probability per class. `vocabulary_features` are the raw string features that
+  preprocessing.categorical(inputs[key], key) turns into vocabulary indices; the mobile
+  model looks them up in tables of its own (see signatures.py).
   """
   name: str
   label_key: str
   class_names: Tuple[str, ...]
+  vocabulary_features: Tuple[str, ...] = ()
 
   @property
   def transformed_label_key(self) -> str:

@@ -1,17 +1,32 @@
-"""Building blocks for preprocessing_fns, shared by every family."""
+"""Building blocks for preprocessing_fns, shared by every family.
+
+Every op here also exists among TFLite's builtin ops, so the transform graph can run inside
+the mobile model (components/model_optimizer): no sparse-to-dense on strings, no string
+hashing, no searchsorted. Strings are looked up while still sparse, and only numbers are
+made dense.
+"""
 import tensorflow as tf
 import tensorflow_transform as tft
 
+# A categorical value outside the vocabulary, or missing: no category (an all-zero one-hot).
+NO_CATEGORY = -1
+
 
 def to_dense(feature, default_value):
-  """A feature that may be missing arrives as a SparseTensor [batch, 0 or 1]; returns a
-  dense [batch] tensor with `default_value` where it was missing."""
+  """A numeric feature that may be missing arrives as a SparseTensor [batch, 0 or 1];
+  returns a dense [batch] tensor with `default_value` where it was missing."""
   if not isinstance(feature, tf.sparse.SparseTensor):
     return tf.reshape(feature, [-1])
-  dense = tf.sparse.to_dense(
-      tf.SparseTensor(feature.indices, feature.values, [feature.dense_shape[0], 1]),
-      default_value)
-  return tf.squeeze(dense, axis=1)
+  # Each row's position in `values` (the largest, should a row hold several), or the
+  # position of the appended default for a row with none. tf.sparse.to_dense would be
+  # simpler, but TFLite's SparseToDense takes no strings and this works for every type.
+  count = tf.shape(feature.values)[0]
+  position = tf.math.unsorted_segment_max(
+      tf.range(count), tf.cast(feature.indices[:, 0], tf.int32),
+      tf.cast(feature.dense_shape[0], tf.int32))
+  values = tf.concat(
+      [feature.values, tf.reshape(tf.cast(default_value, feature.values.dtype), [1])], 0)
+  return tf.gather(values, tf.where(position < 0, count, position))
 
 
 def numeric(feature):
@@ -20,17 +35,36 @@ def numeric(feature):
   return tft.scale_to_z_score(to_dense(feature, tft.mean(feature)))
 
 
-def categorical(feature, top_k=None, num_oov_buckets=1):
-  """Strings (or ints) mapped to vocabulary indices; missing values become their own token."""
-  default = '' if feature.dtype == tf.string else -1
-  return tft.compute_and_apply_vocabulary(
-      to_dense(feature, default), top_k=top_k, num_oov_buckets=num_oov_buckets)
+def categorical(feature, name, top_k=None):
+  """Strings mapped to vocabulary indices; missing and unseen values get NO_CATEGORY
+  (hashing them into extra buckets would need TFLite's missing string-hash op). The
+  vocabulary is saved as `name`: its size is the number of categories (num_categories)."""
+  indices = tft.compute_and_apply_vocabulary(feature, top_k=top_k, num_oov_buckets=0,
+                                             default_value=NO_CATEGORY, vocab_filename=name)
+  return to_dense(indices, NO_CATEGORY)
+
+
+def hashed(feature, buckets):
+  """An integer code (e.g. a census tract) folded into [0, buckets); missing values get
+  bucket buckets - 1. A vocabulary of integers would need a table TFLite cannot hold."""
+  return tf.math.floormod(to_dense(tf.cast(feature, tf.int64), -1), buckets)
+
+
+def bucketized(feature, bucket_count):
+  """Quantile buckets of a number (missing: 0) computed as a count of boundaries below the
+  value, the same as tft.bucketize but without the searchsorted op TFLite lacks."""
+  values = to_dense(tf.cast(feature, tf.float32), 0.0)
+  boundaries = tft.quantiles(values, bucket_count, epsilon=0.01)
+  return tf.reduce_sum(tf.cast(tf.expand_dims(values, 1) >= boundaries, tf.int64), axis=1)
 
 
 def class_index(label, class_names):
   """Index of each label in `class_names` (-1 for an unknown label), without lookup tables
   so that the same graph works in TFT, TF Serving and TFLite."""
-  dense = to_dense(label, '')
+  if isinstance(label, tf.sparse.SparseTensor):  # labels never reach the mobile graph
+    label = tf.sparse.to_dense(
+        tf.SparseTensor(label.indices, label.values, [label.dense_shape[0], 1]), '')
+  dense = tf.reshape(label, [-1])
   matches = tf.equal(tf.expand_dims(dense, 1), tf.constant(list(class_names)))
   index = tf.argmax(tf.cast(matches, tf.int64), axis=1)
   return tf.where(tf.reduce_any(matches, axis=1), index, tf.constant(-1, tf.int64))

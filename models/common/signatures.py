@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from models.common.family import Family
+from models.common import preprocessing
+from models.common.family import Family, transformed_name
 
 SERVING_DEFAULT = 'serving_default'
 SERVING_RAW = 'serving_raw'
@@ -42,7 +43,10 @@ def _present(values):
   if values.dtype == tf.string:
     return tf.not_equal(values, '')
   if values.dtype.is_floating:
-    return tf.logical_not(tf.math.is_nan(values))
+    # NaN != NaN; compared as float32 (NaN survives the cast) because TFLite has neither
+    # IsNan nor a float64 comparison.
+    as_float32 = tf.cast(values, tf.float32)
+    return tf.equal(as_float32, as_float32)
   return tf.ones_like(values, tf.bool)
 
 
@@ -67,7 +71,8 @@ def _as_parsed(values, feature_spec):
   rows = tf.where(present)[:, 0]
   return tf.SparseTensor(
       indices=tf.stack([rows, tf.zeros_like(rows)], axis=1),
-      values=tf.cast(tf.boolean_mask(values, present), feature_spec.dtype),
+      # Cast, then mask: TFLite gathers no float64.
+      values=tf.boolean_mask(tf.cast(values, feature_spec.dtype), present),
       dense_shape=tf.stack([tf.shape(values, out_type=tf.int64)[0], tf.constant(1, tf.int64)]))
 
 
@@ -92,9 +97,25 @@ def build(model: tf.keras.Model, tf_transform_output, family: Family):
   def serving_raw(*values):
     return _predictions(model, parsed(values), family)
 
+  # The transform graph's vocabulary tables are initialized from asset files, which the
+  # TFLite converter drops: the mobile signature holds the same vocabularies as constants.
+  model.mobile_vocabularies = {
+      key: tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+          tf.constant(tf_transform_output.vocabulary_by_name(key), tf.string),
+          tf.range(tf_transform_output.vocabulary_size_by_name(key), dtype=tf.int64)),
+          default_value=preprocessing.NO_CATEGORY)
+      for key in family.vocabulary_features}
+
   @tf.function(input_signature=raw_inputs)
   def mobile(*values):
-    return {'probabilities': model(model.tft_layer(parsed(values)))}
+    raw = dict(zip(sorted(serving_spec), values))
+    features = parsed(values)
+    for key in family.vocabulary_features:
+      del features[key]  # the transform graph leaves out what depends on a missing input
+    transformed = model.tft_layer(features)
+    for key, table in model.mobile_vocabularies.items():
+      transformed[transformed_name(key)] = table.lookup(tf.reshape(raw[key], [-1]))
+    return {'probabilities': model(transformed)}
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def transform_features(serialized_examples):

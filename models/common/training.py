@@ -24,16 +24,9 @@ from models.common.family import Family
 progress = logging.getLogger('forge.progress')
 
 
-def num_categories(tf_transform_output: tft.TFTransformOutput, feature_name: str) -> int:
-  """Size of an integer feature's range, from the int_domain tf.Transform records for
-  vocabularies and buckets."""
-  schema = tf_transform_output.transformed_metadata.schema
-  for feature in schema.feature:
-    if feature.name == feature_name and feature.HasField('int_domain'):
-      return int(feature.int_domain.max) + 1
-  raise ValueError(f'transformed feature {feature_name!r} has no integer range in the '
-                   'transform output schema; produce it with tft.compute_and_apply_vocabulary '
-                   'or tft.bucketize')
+def num_categories(tf_transform_output: tft.TFTransformOutput, vocabulary_name: str) -> int:
+  """How many categories a feature made by preprocessing.categorical(..., name) has."""
+  return tf_transform_output.vocabulary_size_by_name(vocabulary_name)
 
 
 def _input_layers(tf_transform_output: tft.TFTransformOutput, family: Family):

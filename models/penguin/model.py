@@ -2,6 +2,7 @@
 import tensorflow as tf
 
 from models.common import training
+from models.common.layers import OneHot
 from models.common.family import transformed_name
 from models.penguin.features import CATEGORICAL_FEATURES, FAMILY, NUMERIC_FEATURES
 
@@ -11,9 +12,8 @@ DEFAULT_HPARAMS = {'hidden_units': [16, 8], 'dropout': 0.0}
 def build_body(inputs, tf_transform_output, hparams):
   numeric = [inputs[transformed_name(key)] for key in NUMERIC_FEATURES]
   one_hot = [
-      tf.keras.layers.CategoryEncoding(
-          num_tokens=training.num_categories(tf_transform_output, transformed_name(key)),
-          output_mode='one_hot')(inputs[transformed_name(key)])
+      OneHot(training.num_categories(tf_transform_output, key))(
+          inputs[transformed_name(key)])
       for key in CATEGORICAL_FEATURES
   ]
   hidden = tf.keras.layers.concatenate(numeric + one_hot)

@@ -9,7 +9,7 @@ def preprocessing_fn(inputs):
   for key in NUMERIC_FEATURES:
     outputs[transformed_name(key)] = preprocessing.numeric(inputs[key])
   for key in CATEGORICAL_FEATURES:
-    outputs[transformed_name(key)] = preprocessing.categorical(inputs[key])
+    outputs[transformed_name(key)] = preprocessing.categorical(inputs[key], key)
   outputs[FAMILY.transformed_label_key] = preprocessing.class_index(
       inputs[FAMILY.label_key], FAMILY.class_names)
   return outputs

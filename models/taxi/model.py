@@ -2,9 +2,10 @@
 import tensorflow as tf
 
 from models.common import training
+from models.common.layers import OneHot
 from models.common.family import transformed_name
 from models.taxi.features import (BUCKET_COUNT, BUCKET_FEATURES, DENSE_FLOAT_FEATURES, FAMILY,
-                                  HOUR_DAY_MONTH, VOCAB_FEATURES)
+                                  HASH_BUCKETS, HASHED_FEATURES, RANGED_INTEGERS, VOCAB_FEATURES)
 
 DEFAULT_HPARAMS = {'hidden_units': [64, 32, 16], 'dropout': 0.0}
 
@@ -17,12 +18,12 @@ def build_body(inputs, tf_transform_output, hparams):
     if hparams['dropout']:
       deep = tf.keras.layers.Dropout(hparams['dropout'])(deep)
   category_sizes = {transformed_name(key): BUCKET_COUNT for key in BUCKET_FEATURES}
-  category_sizes.update({transformed_name(key): size for key, size in HOUR_DAY_MONTH.items()})
+  category_sizes.update({transformed_name(key): size for key, size in RANGED_INTEGERS.items()})
   category_sizes.update({
-      transformed_name(key): training.num_categories(tf_transform_output, transformed_name(key))
+      transformed_name(key): training.num_categories(tf_transform_output, key)
       for key in VOCAB_FEATURES})
-  wide = [tf.keras.layers.CategoryEncoding(num_tokens=size, output_mode='one_hot')(inputs[name])
-          for name, size in category_sizes.items()]
+  category_sizes.update({transformed_name(key): HASH_BUCKETS for key in HASHED_FEATURES})
+  wide = [OneHot(size)(inputs[name]) for name, size in category_sizes.items()]
   return tf.keras.layers.concatenate([deep] + wide)
 
 

@@ -1,0 +1,21 @@
+"""Keras layers the families share."""
+import tensorflow as tf
+
+
+@tf.keras.utils.register_keras_serializable(package='forge')
+class OneHot(tf.keras.layers.Layer):
+  """One-hot encoding of an integer index; an index outside [0, depth), such as
+  preprocessing.NO_CATEGORY, encodes as all zeros. Built from a comparison with a range
+  rather than CategoryEncoding (DenseBincount, not a TFLite op) or tf.one_hot (whose
+  on/off values TFLite's int8 quantizer breaks), so every variant converts."""
+
+  def __init__(self, depth: int, **kwargs):
+    super().__init__(**kwargs)
+    self.depth = depth
+
+  def call(self, indices):
+    indices = tf.reshape(tf.cast(indices, tf.int64), [-1, 1])
+    return tf.cast(tf.equal(indices, tf.range(self.depth, dtype=tf.int64)), tf.float32)
+
+  def get_config(self):
+    return {**super().get_config(), 'depth': self.depth}
