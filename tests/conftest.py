@@ -58,10 +58,11 @@ def penguin_runs(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def taxi_run(tmp_path_factory):
-  """TFX's reference workload through `forge run`, once."""
+  """TFX's reference workload through `forge run`, once, with the mobile stage on."""
   work = tmp_path_factory.mktemp('taxi')
   config = write_config(work / 'taxi.yaml', 'taxi', pipeline={'root': str(work / 'root')},
-                        outputs={'serving_dir': str(work / 'serving')})
+                        outputs={'serving_dir': str(work / 'serving')},
+                        optimization={'enabled': True})
   return forge_run(config)
 
 

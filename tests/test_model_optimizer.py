@@ -1,12 +1,12 @@
-"""ModelOptimizer's parts that need no digits run: the budget gate, and the refusal of a
+"""ModelOptimizer's parts that need no pipeline run: the budget gate, and the refusal of a
 graph that needs TensorFlow ops TFLite lacks."""
 from pipeline import env  # noqa: F401  (before TensorFlow)
 
 import pytest
+import tensorflow as tf
 
 from components.model_optimizer import convert, table
 from components.model_optimizer.executor import _select
-from tests.conftest import pushed_version_dirs
 
 
 def _row(size_kb, gzip_kb, accuracy):
@@ -34,11 +34,19 @@ def test_no_variant_within_budget_names_each_missed_budget():
   assert 'int8 missed: accuracy drop 1.00 points > budget 0.50' in '\n'.join(table.lines(report))
 
 
-def test_graph_needing_tensorflow_ops_is_refused_with_their_names(penguin_runs):
-  """The penguin model one-hot encodes with CategoryEncoding and looks up vocabularies:
-  TFLite's builtins lack those ops, so no variant ships Flex ops silently."""
-  model_dir = pushed_version_dirs(penguin_runs[0])[-1]
+class _HashingModel(tf.Module):
+  """A mobile signature that hashes strings: TFLite has no StringToHashBucketFast."""
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='company')])
+  def mobile(self, company):
+    buckets = tf.strings.to_hash_bucket_fast(company, 10)
+    return {'probabilities': tf.one_hot(buckets, 10)}
+
+
+def test_graph_needing_tensorflow_ops_is_refused_with_their_names(tmp_path):
+  model = _HashingModel()
+  tf.saved_model.save(model, str(tmp_path), signatures={'mobile': model.mobile})
   with pytest.raises(convert.NeedsTensorFlowOps) as refused:
-    convert.convert(str(model_dir), 'float32', lambda: iter(()))
-  assert 'DenseBincount' in refused.value.ops
-  assert 'precomputed vocabularies' in str(refused.value)
+    convert.convert(str(tmp_path), 'float32', lambda: iter(()))
+  assert refused.value.ops == ['StringToHashBucketFast']
+  assert 'models/common/preprocessing.py' in str(refused.value)

@@ -2,7 +2,7 @@
 tensorflow-model-optimization.
 
 Only Dense and Conv2D layers are wrapped (clone_model with a clone function, TFMOT's
-recommended way): a family may have layers TFMOT does not know (CategoryEncoding), and
+recommended way): a family may have layers TFMOT does not know (OneHot, Reshape), and
 wrapping the whole model would refuse them.
 """
 from __future__ import annotations

@@ -7,7 +7,7 @@ class OneHot(tf.keras.layers.Layer):
   """One-hot encoding of an integer index; an index outside [0, depth), such as
   preprocessing.NO_CATEGORY, encodes as all zeros. Built from a comparison with a range
   rather than CategoryEncoding (DenseBincount, not a TFLite op) or tf.one_hot (whose
-  on/off values TFLite's int8 quantizer breaks), so every variant converts."""
+  on/off values the quantization-aware int8 conversion rejects), so every variant converts."""
 
   def __init__(self, depth: int, **kwargs):
     super().__init__(**kwargs)
@@ -15,7 +15,8 @@ class OneHot(tf.keras.layers.Layer):
 
   def call(self, indices):
     indices = tf.reshape(tf.cast(indices, tf.int64), [-1, 1])
-    return tf.cast(tf.equal(indices, tf.range(self.depth, dtype=tf.int64)), tf.float32)
+    # A select, not a cast: the converter fuses cast(equal(x, range)) back into OneHot.
+    return tf.where(tf.equal(indices, tf.range(self.depth, dtype=tf.int64)), 1.0, 0.0)
 
   def get_config(self):
     return {**super().get_config(), 'depth': self.depth}

@@ -29,10 +29,17 @@ def to_dense(feature, default_value):
   return tf.gather(values, tf.where(position < 0, count, position))
 
 
+# z-scores are clipped to this many standard deviations. Outliers (a 10-hour taxi trip) then
+# cannot dominate the activations, which int8 quantization must cover with one scale:
+# unclipped, the taxi model's int8 variants lost 14 points of accuracy.
+Z_SCORE_LIMIT = 5.0
+
+
 def numeric(feature):
-  """Missing values imputed with the training mean, then z-scored."""
+  """Missing values imputed with the training mean, then z-scored and clipped."""
   feature = tf.cast(feature, tf.float32)  # tf.cast keeps a SparseTensor sparse
-  return tft.scale_to_z_score(to_dense(feature, tft.mean(feature)))
+  z_score = tft.scale_to_z_score(to_dense(feature, tft.mean(feature)))
+  return tf.clip_by_value(z_score, -Z_SCORE_LIMIT, Z_SCORE_LIMIT)
 
 
 def categorical(feature, name, top_k=None):
