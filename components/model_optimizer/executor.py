@@ -1,7 +1,8 @@
 """Builds, measures and gates the TFLite variants of a trained model.
 
 1. The trained SavedModel's `mobile` signature (raw features in) is converted to TFLite:
-   float32, dynamic-range, float16 and full-integer int8 (calibrated on training rows).
+   float32, dynamic-range, float16 and int8 (integer weights and activations, calibrated
+   on training rows).
 2. The Keras model is pruned (then stripped) and, from the pruned one, trained
    quantization-aware with the prune-preserving scheme; both are saved as SavedModels
    (ML Metadata Model artifacts) and converted to int8.
@@ -9,7 +10,8 @@
    binary tasks), size, gzipped size, batch-1 latency and the largest difference from the
    SavedModel's probabilities.
 4. A variant is eligible when its accuracy drop against the float SavedModel and its size
-   are within budget; the smallest eligible one is selected for the mobile push.
+   are within budget; the eligible one with the smallest gzipped size is selected for the
+   mobile push.
 """
 from __future__ import annotations
 
@@ -138,24 +140,8 @@ class Executor(base_executor.BaseExecutor):
     }
     if family.is_binary:
       report['savedmodel']['auc'] = measure.auc(evaluation.reference, evaluation.labels)
-    sources = {'trained': model_dir}
-    models: Dict[str, bytes] = {}
-    try:
-      for variant in settings['variants']:
-        source = convert.SOURCE[variant]
-        if source not in sources:
-          sources.update(self._compress(input_dict, output_dict, settings, family, tft_output,
-                                        exec_properties['batch_size'], report))
-        progress.info('  ModelOptimizer converts %s', variant)
-        try:
-          models[variant] = convert.convert(sources[source], variant, calibration,
-                                            settings['int8_io'] and variant.endswith('int8'))
-        except convert.ConversionFailed as err:
-          report['not_built'][variant] = str(err)
-    except convert.NeedsTensorFlowOps as err:
-      report['not_built'] = {variant: str(err) for variant in settings['variants']
-                             if variant not in models}
-      report['tensorflow_ops_needed'] = err.ops
+    models, sources = self._convert(input_dict, output_dict, settings, family, tft_output,
+                                    exec_properties['batch_size'], calibration, report)
     tflite_dir = single(output_dict['tflite_models']).uri
     tf.io.gfile.makedirs(tflite_dir)
     # Conversion fidelity: each variant against the SavedModel it was converted from.
@@ -175,6 +161,31 @@ class Executor(base_executor.BaseExecutor):
     with tf.io.gfile.GFile(os.path.join(report_artifact.uri, REPORT_FILE), 'w') as out:
       json.dump(report, out, indent=1)
     report_artifact.set_string_custom_property('selected_variant', report['selected'] or '')
+
+  def _convert(self, input_dict, output_dict, settings, family: Family, tft_output,
+               batch_size: int, calibration, report: Dict[str, Any]):
+    """The .tflite bytes of each variant that converts, and the SavedModel directory of
+    each source model (trained, pruned, qat) they came from. Variants that do not convert
+    go to report['not_built'] with the reason."""
+    sources = {'trained': path_utils.serving_model_path(
+        artifact_utils.get_single_instance(input_dict['model']).uri)}
+    models: Dict[str, bytes] = {}
+    try:
+      for variant in settings['variants']:
+        source = convert.SOURCE[variant]
+        if source not in sources:
+          sources.update(self._compress(input_dict, output_dict, settings, family, tft_output,
+                                        batch_size, report))
+        progress.info('  ModelOptimizer converts %s', variant)
+        try:
+          models[variant] = convert.convert(sources[source], variant, calibration,
+                                            settings['int8_io'] and variant.endswith('int8'))
+        except convert.ConversionFailed as err:
+          report['not_built'][variant] = str(err)
+    except convert.NeedsTensorFlowOps as err:  # raised by the first conversion
+      report['not_built'] = {variant: str(err) for variant in settings['variants']}
+      report['tensorflow_ops_needed'] = err.ops
+    return models, sources
 
   def _compress(self, input_dict, output_dict, settings, family: Family, tft_output,
                 batch_size: int, report: Dict[str, Any]) -> Dict[str, str]:
