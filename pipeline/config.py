@@ -54,6 +54,9 @@ class DataSection(_Section):
   dataset: Optional[str] = Field(
       None, description='Dataset name used to find the curated schema (default: builtin name).')
   eval_fraction: float = Field(1 / 3, gt=0, lt=1)
+  max_leakage: float = Field(
+      0.01, ge=0, le=1, description='Largest fraction of eval rows that may repeat a training '
+      'row (same feature values) before the run stops.')
 
   @model_validator(mode='after')
   def _one_source(self) -> 'DataSection':

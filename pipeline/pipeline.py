@@ -15,6 +15,7 @@ from tfx.orchestration import data_types
 from tfx.types import standard_artifacts
 
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
+from components.leakage_check.component import LeakageCheck
 from components.mobile_pusher.component import MobilePusher
 from components.model_optimizer.component import ModelOptimizer
 from components.serving_pusher.component import ServingPusher
@@ -139,7 +140,11 @@ def create_pipeline(config: ForgeConfig,
       preprocessing_fn=family.preprocessing_fn,
       # Pre/post-transform statistics double Transform's time; StatisticsGen has them.
       disable_statistics=True)
+  leakage_check = LeakageCheck(
+      examples=example_gen.outputs['examples'], label_key=family.label_key,
+      max_fraction=config.data.max_leakage, data_location=deployment.data_location)
   transform.add_upstream_node(validation_gate)
+  transform.add_upstream_node(leakage_check)
   training = config.training
   training_config = {
       **training.model_dump(exclude={'train_steps', 'eval_steps'}),
@@ -195,7 +200,8 @@ def create_pipeline(config: ForgeConfig,
       pipeline_name=config.pipeline.name,
       pipeline_root=deployment.pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator, validation_gate,
-                  transform, *tuning_components, trainer, baseline_resolver, evaluator, pusher,
+                  leakage_check, transform, *tuning_components, trainer, baseline_resolver,
+                  evaluator, pusher,
                   *mobile_components],
       enable_cache=True,
       metadata_connection_config=deployment.metadata_connection_config,
