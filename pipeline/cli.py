@@ -114,6 +114,14 @@ def _print_mobile_push(summary) -> int:
 def _run(args, config) -> int:
   if args.verbose:
     os.environ['TF_CPP_MIN_LOG_LEVEL'] = '0'
+  if config.data.path is not None:
+    from pipeline.preflight import DataFileError, check
+    try:
+      check(config.data.path, config.data.format)
+    except DataFileError as err:
+      print(f'Data error: {err}\nNothing was run; the served model is unchanged.',
+            file=sys.stderr)
+      return EXIT_DATA
   from pipeline.pipeline import curated_schema  # imports TensorFlow: after the config is checked
   from pipeline.runner import PipelineBusyError, run_locally
   if config.training.strategy.logical_cpus:

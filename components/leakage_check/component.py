@@ -15,10 +15,10 @@ class LeakageReport(artifact.Artifact):
 @component
 def LeakageCheck(  # pylint: disable=invalid-name
     examples: InputArtifact[Examples],
-    report: OutputArtifact[LeakageReport],
+    leakage: OutputArtifact[LeakageReport],
     label_key: Parameter[str],
     max_fraction: Parameter[float],
     data_location: Parameter[str],
 ):
   """Raises LeakageError, stopping the run, above `max_fraction` of eval rows."""
-  executor.check(examples.uri, label_key, max_fraction, data_location, report.uri)
+  executor.check(examples.uri, label_key, max_fraction, data_location, leakage.uri)
