@@ -78,13 +78,29 @@ def _overall_metrics(evaluation_uri: str) -> Dict[str, float]:
   return figures
 
 
+def describe_failure(failure) -> str:
+  """'accuracy: 0.3431, below the minimum 0.9000', or the change against the baseline."""
+  name = failure.metric_key.name
+  value = failure.metric_value.double_value.value
+  threshold = failure.metric_threshold
+  if failure.metric_key.is_diff:
+    allowed = abs(threshold.change_threshold.absolute.value)
+    text = (f'{name}: {value:+.4f} against the last blessed model, a larger drop than the '
+            f'{allowed:.4f} allowed (max_drop)')
+  else:
+    bounds = threshold.value_threshold
+    limits = ([f'below the minimum {bounds.lower_bound.value:.4f}']
+              if bounds.HasField('lower_bound') else []) + (
+              [f'above the maximum {bounds.upper_bound.value:.4f}']
+              if bounds.HasField('upper_bound') else [])
+    text = f'{name}: {value:.4f}, {" or ".join(limits) or "outside its threshold"}'
+  return f'{text} ({failure.message})' if failure.message else text
+
+
 def _gate_failures(evaluation_uri: str) -> List[str]:
   result = tfma.load_validation_result(evaluation_uri)
-  failures = []
-  for per_slice in result.metric_validations_per_slice:
-    for failure in per_slice.failures:
-      failures.append(f'{failure.metric_key.name}: {failure.message}')
-  return failures
+  return [describe_failure(failure) for per_slice in result.metric_validations_per_slice
+          for failure in per_slice.failures]
 
 
 def read_latest_run(metadata_path: Path) -> RunSummary:
