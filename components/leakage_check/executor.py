@@ -16,6 +16,7 @@ from typing import Dict, List
 
 import tensorflow as tf
 
+from components.serving_pusher.warmup import iter_examples, without_label
 from components.validation_gate.executor import DataValidationError
 
 REPORT_FILE = 'leakage.json'
@@ -26,16 +27,8 @@ class LeakageError(DataValidationError):
 
 
 def _digests(examples_uri: str, split: str, label_key: str) -> List[bytes]:
-  files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, f'Split-{split}', '*')))
-  digests = []
-  for record in tf.data.TFRecordDataset(files, compression_type='GZIP'):
-    example = tf.train.Example.FromString(record.numpy())
-    features = example.features.feature
-    if label_key in features:
-      del features[label_key]
-    digests.append(hashlib.blake2b(example.SerializeToString(deterministic=True),
-                                   digest_size=16).digest())
-  return digests
+  return [hashlib.blake2b(without_label(record, label_key), digest_size=16).digest()
+          for record in iter_examples(examples_uri, split)]
 
 
 def count(examples_uri: str, label_key: str) -> Dict[str, float]:

@@ -19,7 +19,7 @@ from tfx.types import artifact_utils
 
 from components.model_optimizer import measure
 from components.model_optimizer.executor import REPORT_FILE
-from components.serving_pusher.executor import remove_dir, staging_dir
+from components.serving_pusher.executor import is_blessed, remove_dir, staging_dir
 
 MODEL_FILE = 'model.tflite'
 
@@ -69,7 +69,7 @@ class Executor(base_executor.BaseExecutor):
     single = artifact_utils.get_single_instance
     pushed = single(output_dict['pushed_mobile_model'])
     pushed.set_int_custom_property('pushed', 0)
-    if single(input_dict['model_blessing']).get_int_custom_property('blessed') != 1:
+    if not is_blessed(single(input_dict['model_blessing'])):
       return
     with tf.io.gfile.GFile(posixpath.join(single(input_dict['report']).uri, REPORT_FILE)) as f:
       report = json.load(f)

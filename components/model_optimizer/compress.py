@@ -46,14 +46,13 @@ def prune(model: tf.keras.Model, family: Family, train: tf.data.Dataset, steps: 
   return tfmot.sparsity.keras.strip_pruning(pruning)
 
 
-def quantization_aware(model: tf.keras.Model, family: Family, train: tf.data.Dataset,
-                       steps: int, learning_rate: float, preserve_sparsity: bool) -> tf.keras.Model:
-  """Fake-quantized training; on a pruned model, the prune-preserving scheme keeps the
-  zeros (plain QAT would fill them back in)."""
-  annotated = _clone(model, tfmot.quantization.keras.quantize_annotate_layer)
-  scheme = (tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
-            if preserve_sparsity else tfmot.quantization.keras.default_8bit.Default8BitQuantizeScheme())
-  quantized = tfmot.quantization.keras.quantize_apply(annotated, scheme)
+def quantization_aware(pruned: tf.keras.Model, family: Family, train: tf.data.Dataset,
+                       steps: int, learning_rate: float) -> tf.keras.Model:
+  """Fake-quantized training of a pruned model with the prune-preserving scheme, which keeps
+  the zeros (plain QAT would fill them back in)."""
+  annotated = _clone(pruned, tfmot.quantization.keras.quantize_annotate_layer)
+  quantized = tfmot.quantization.keras.quantize_apply(
+      annotated, tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme())
   compile_model(quantized, family, learning_rate)
   quantized.fit(train, epochs=1, steps_per_epoch=steps, verbose=0)
   return quantized

@@ -140,8 +140,9 @@ class Executor(base_executor.BaseExecutor):
     }
     if family.is_binary:
       report['savedmodel']['auc'] = measure.auc(evaluation.reference, evaluation.labels)
-    models, sources = self._convert(input_dict, output_dict, settings, family, tft_output,
-                                    exec_properties['batch_size'], calibration, report)
+    models, sources = self._convert(model_dir, input_dict, output_dict, settings, family,
+                                    tft_output, exec_properties['batch_size'], calibration,
+                                    report)
     tflite_dir = single(output_dict['tflite_models']).uri
     tf.io.gfile.makedirs(tflite_dir)
     # Conversion fidelity: each variant against the SavedModel it was converted from.
@@ -162,20 +163,19 @@ class Executor(base_executor.BaseExecutor):
       json.dump(report, out, indent=1)
     report_artifact.set_string_custom_property('selected_variant', report['selected'] or '')
 
-  def _convert(self, input_dict, output_dict, settings, family: Family, tft_output,
-               batch_size: int, calibration, report: Dict[str, Any]):
+  def _convert(self, model_dir: str, input_dict, output_dict, settings, family: Family,
+               tft_output, batch_size: int, calibration, report: Dict[str, Any]):
     """The .tflite bytes of each variant that converts, and the SavedModel directory of
     each source model (trained, pruned, qat) they came from. Variants that do not convert
     go to report['not_built'] with the reason."""
-    sources = {'trained': path_utils.serving_model_path(
-        artifact_utils.get_single_instance(input_dict['model']).uri)}
+    sources = {'trained': model_dir}
     models: Dict[str, bytes] = {}
     try:
       for variant in settings['variants']:
         source = convert.SOURCE[variant]
         if source not in sources:
-          sources.update(self._compress(input_dict, output_dict, settings, family, tft_output,
-                                        batch_size, report))
+          sources.update(self._compress(model_dir, input_dict, output_dict, settings, family,
+                                        tft_output, batch_size, report))
         progress.info('  ModelOptimizer converts %s', variant)
         try:
           models[variant] = convert.convert(sources[source], variant, calibration,
@@ -187,13 +187,12 @@ class Executor(base_executor.BaseExecutor):
       report['tensorflow_ops_needed'] = err.ops
     return models, sources
 
-  def _compress(self, input_dict, output_dict, settings, family: Family, tft_output,
-                batch_size: int, report: Dict[str, Any]) -> Dict[str, str]:
+  def _compress(self, model_dir: str, input_dict, output_dict, settings, family: Family,
+                tft_output, batch_size: int, report: Dict[str, Any]) -> Dict[str, str]:
     """Prunes, then trains quantization-aware from the pruned model; returns the
     SavedModel directory of each."""
     single = artifact_utils.get_single_instance
-    trained = tf.keras.models.load_model(
-        path_utils.serving_model_path(single(input_dict['model']).uri))
+    trained = tf.keras.models.load_model(model_dir)
     train = _train_dataset(single(input_dict['transformed_examples']).uri, tft_output, family,
                            batch_size)
     progress.info('  ModelOptimizer prunes to %.0f%% sparsity (%d steps)',
@@ -206,6 +205,6 @@ class Executor(base_executor.BaseExecutor):
       progress.info('  ModelOptimizer trains quantization-aware (%d steps)',
                     settings['qat_steps'])
       quantized = compress.quantization_aware(pruned, family, train, settings['qat_steps'],
-                                              settings['learning_rate'], preserve_sparsity=True)
+                                              settings['learning_rate'])
       sources['qat'] = _save(quantized, single(output_dict['qat_model']), tft_output, family)
     return sources

@@ -26,7 +26,7 @@ from models.common.signatures import SERVING_RAW
 STAGING_PREFIX = '.partial-'
 
 
-def _is_blessed(blessing: types.Artifact) -> bool:
+def is_blessed(blessing: types.Artifact) -> bool:
   return blessing.get_int_custom_property('blessed') == 1
 
 
@@ -81,7 +81,7 @@ class Executor(base_executor.BaseExecutor):
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
     pushed_model = artifact_utils.get_single_instance(output_dict['pushed_model'])
     blessing = artifact_utils.get_single_instance(input_dict['model_blessing'])
-    if not _is_blessed(blessing):
+    if not is_blessed(blessing):
       pushed_model.set_int_custom_property('pushed', 0)
       return
     model = artifact_utils.get_single_instance(input_dict['model'])

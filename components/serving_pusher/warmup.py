@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import posixpath
-from typing import Dict, List
+from typing import Dict, Iterator, List
 
 import numpy as np
 import tensorflow as tf
@@ -16,22 +16,30 @@ from models.common.signatures import SERVING_DEFAULT, SERVING_RAW
 WARMUP_FILE = 'assets.extra/tf_serving_warmup_requests'
 
 
+def iter_examples(examples_uri: str, split: str, count: int = -1) -> Iterator[bytes]:
+  """Serialized examples of an ExampleGen split, one at a time (the first `count`; -1: all)."""
+  files = sorted(tf.io.gfile.glob(f'{examples_uri}/Split-{split}/*'))
+  for record in tf.data.TFRecordDataset(files, compression_type='GZIP').take(count):
+    yield record.numpy()
+
+
 def read_examples(examples_uri: str, split: str, count: int) -> List[bytes]:
   """The first `count` serialized examples of an ExampleGen split."""
-  files = sorted(tf.io.gfile.glob(f'{examples_uri}/Split-{split}/*'))
-  return [record.numpy() for record in
-          tf.data.TFRecordDataset(files, compression_type='GZIP').take(count)]
+  return list(iter_examples(examples_uri, split, count))
+
+
+def without_label(serialized: bytes, label_key: str) -> bytes:
+  """The example without its label (as a client sends it), serialized deterministically."""
+  example = tf.train.Example.FromString(serialized)
+  if label_key in example.features.feature:
+    del example.features.feature[label_key]
+  return example.SerializeToString(deterministic=True)
 
 
 def eval_examples(examples_uri: str, label_key: str, count: int) -> List[bytes]:
-  """The first `count` serialized eval examples, without the label (as a client sends)."""
-  rows = []
-  for record in read_examples(examples_uri, 'eval', count):
-    example = tf.train.Example.FromString(record)
-    if label_key in example.features.feature:
-      del example.features.feature[label_key]
-    rows.append(example.SerializeToString())
-  return rows
+  """The first `count` serialized eval examples, without the label."""
+  return [without_label(record, label_key)
+          for record in iter_examples(examples_uri, 'eval', count)]
 
 
 def raw_columns(examples: List[bytes], input_specs: Dict[str, tf.TensorSpec]) -> Dict[str, np.ndarray]:
