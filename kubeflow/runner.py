@@ -86,7 +86,9 @@ def kubeflow_deployment(config: ForgeConfig) -> Deployment:
           default=train_args_json(config.training.train_steps)),
       trainer_resources=_trainer_resources(kubeflow.trainer),
       # KFP v2 compiles only TFX's own resolver strategies (into MLMD queries).
-      baseline_strategy=LatestBlessedModelStrategy)
+      baseline_strategy=LatestBlessedModelStrategy,
+      # Which earlier data a gate accepted is not such a query: no drift baseline on Kubeflow.
+      drift_baseline_strategy=None)
 
 
 def compile_pipeline(config: ForgeConfig, output_dir: Path) -> Path:

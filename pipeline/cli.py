@@ -82,6 +82,11 @@ def _print_run_summary(local_run) -> int:
   if summary.metrics:
     figures = ', '.join(f'{name} {value:.4f}' for name, value in sorted(summary.metrics.items()))
     print(f'Eval metrics: {figures}')
+  if summary.drift:
+    feature, (distance, threshold) = max(  # nearest its threshold
+        summary.drift.items(), key=lambda item: item[1][0] / max(item[1][1], 1e-9))
+    print(f'Drift against the data accepted last: {len(summary.drift)} columns compared, '
+          f'largest {feature} {distance:.3f} (threshold {threshold:g})')
   cached = len(summary.states) - len(summary.executed)
   print(f'Components executed: {len(summary.executed)}, from cache: {cached}')
   if summary.optimization is not None:

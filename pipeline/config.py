@@ -57,6 +57,9 @@ class DataSection(_Section):
   max_leakage: float = Field(
       0.01, ge=0, le=1, description='Largest fraction of eval rows that may repeat a training '
       'row (same feature values) before the run stops.')
+  check_drift: bool = Field(
+      True, description="Compare the training data with the data accepted last, using the "
+      "schema's drift_comparator thresholds; false accepts this run's data as the new baseline.")
 
   @model_validator(mode='after')
   def _one_source(self) -> 'DataSection':

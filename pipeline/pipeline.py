@@ -14,6 +14,7 @@ import tfx.v1 as tfx
 from tfx.orchestration import data_types
 from tfx.types import standard_artifacts
 
+from components.baseline_resolver.accepted_statistics import LatestAcceptedStatisticsStrategy
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
 from components.leakage_check.component import LeakageCheck
 from components.mobile_pusher.component import MobilePusher
@@ -45,6 +46,8 @@ class Deployment:
   metadata_connection_config: Optional[object] = None  # None: the orchestrator's own
   trainer_resources: Optional[object] = None  # a KFP ResourceSpec proto
   baseline_strategy: Type = LatestBlessedOtherModelStrategy
+  # Finds the drift baseline; None: no drift check (KFP v2 compiles only TFX's own strategies).
+  drift_baseline_strategy: Optional[Type] = LatestAcceptedStatisticsStrategy
 
 
 def curated_schema(config: ForgeConfig) -> Path | None:
@@ -130,8 +133,19 @@ def create_pipeline(config: ForgeConfig,
         statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True)
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
+  drift_components = []
+  if config.data.check_drift and deployment.drift_baseline_strategy is not None:
+    drift_components.append(tfx.dsl.Resolver(
+        strategy_class=deployment.drift_baseline_strategy,
+        statistics=tfx.dsl.Channel(type=standard_artifacts.ExampleStatistics),
+        candidate=statistics_gen.outputs['statistics'],
+    ).with_id('accepted_statistics_resolver'))
   validation_gate = DataValidationGate(
       anomalies=example_validator.outputs['anomalies'],
+      statistics=statistics_gen.outputs['statistics'],
+      schema=schema_gen.outputs['schema'],
+      baseline_statistics=(drift_components[0].outputs['statistics'] if drift_components
+                           else None),
       data_location=deployment.data_location,
       schema_location=deployment.schema_file or 'the schema inferred by SchemaGen')
   transform = tfx.components.Transform(
@@ -199,7 +213,8 @@ def create_pipeline(config: ForgeConfig,
   return tfx.dsl.Pipeline(
       pipeline_name=config.pipeline.name,
       pipeline_root=deployment.pipeline_root,
-      components=[example_gen, statistics_gen, schema_gen, example_validator, validation_gate,
+      components=[example_gen, statistics_gen, schema_gen, example_validator,
+                  *drift_components, validation_gate,
                   leakage_check, transform, *tuning_components, trainer, baseline_resolver,
                   evaluator, pusher,
                   *mobile_components],

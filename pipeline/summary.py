@@ -6,7 +6,7 @@ import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import ml_metadata as mlmd
 import tensorflow_model_analysis as tfma
@@ -29,6 +29,8 @@ class RunSummary:
   pushed_to: Optional[str] = None
   optimization: Optional[dict] = None  # the ModelOptimizer's report.json
   mobile_pushed_to: Optional[str] = None
+  # feature -> (distance, threshold) against the data accepted last; empty: not compared
+  drift: Dict[str, Tuple[float, float]] = dataclasses.field(default_factory=dict)
 
   @property
   def executed(self) -> List[str]:
@@ -76,6 +78,14 @@ def _overall_metrics(evaluation_uri: str) -> Dict[str, float]:
       if entry.value.HasField('double_value'):
         figures[entry.key.name] = entry.value.double_value.value
   return figures
+
+
+def _drift(measurements_uri: str) -> Dict[str, Tuple[float, float]]:
+  from components.validation_gate.drift import read_measurements
+  return {'/'.join(info.path.step): (info.drift_measurements[0].value,
+                                     info.drift_measurements[0].threshold)
+          for info in read_measurements(measurements_uri).drift_skew_info
+          if info.drift_measurements}
 
 
 def describe_failure(failure) -> str:
@@ -129,6 +139,8 @@ def read_run(store, run: metadata_store_pb2.Context) -> RunSummary:
     if 'blessing' in outputs:
       blessed = outputs['blessing'][0].custom_properties.get('blessed')
       summary.blessed = bool(blessed and blessed.int_value == 1)
+    if 'drift_measurements' in outputs:
+      summary.drift = _drift(outputs['drift_measurements'][0].uri)
     if 'report' in outputs:
       from components.model_optimizer.executor import REPORT_FILE
       with open(os.path.join(outputs['report'][0].uri, REPORT_FILE), encoding='utf-8') as f:

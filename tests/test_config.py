@@ -50,8 +50,10 @@ def test_exactly_one_data_source(tmp_path):
   assert 'exactly one of data.builtin' in message
 
 
-def test_unsafe_pipeline_name_is_refused(tmp_path):
-  message = _error(tmp_path, pipeline={'name': '../../etc'})
+@pytest.mark.parametrize('name', ['../../etc', 'a/b', '/abs', '.hidden', 'a b', '', 'x' * 64,
+                                  'model\x00', '9lives'])
+def test_unsafe_pipeline_name_is_refused(tmp_path, name):
+  message = _error(tmp_path, pipeline={'name': name})
   assert 'pipeline.name' in message and 'not a safe name' in message
 
 

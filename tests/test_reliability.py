@@ -36,10 +36,9 @@ def _run_until(config_path, marker: str) -> str:
   return output
 
 
-def _config(tmp_path):
-  return write_config(tmp_path / 'penguin.yaml', 'penguin',
-                      pipeline={'root': str(tmp_path / 'root')},
-                      outputs={'serving_dir': str(tmp_path / 'serving')})
+def _config(work, name='penguin.yaml', **sections):
+  return write_config(work / name, 'penguin', pipeline={'root': str(work / 'root')},
+                      outputs={'serving_dir': str(work / 'serving')}, **sections)
 
 
 def test_killed_during_transform_and_trainer_the_run_resumes(tmp_path):
@@ -66,22 +65,47 @@ def test_killed_during_transform_and_trainer_the_run_resumes(tmp_path):
       metadata_store_pb2.Artifact.LIVE}
 
 
-def test_a_model_trained_on_shuffled_labels_is_not_pushed(tmp_path):
-  config = _config(tmp_path)
+@pytest.fixture(scope='module')
+def blessed_penguin(tmp_path_factory):
+  """A penguin pipeline root whose first run was blessed and pushed: (config, first run)."""
+  work = tmp_path_factory.mktemp('blessed_penguin')
+  config = _config(work)
   baseline = forge_run(config)
   assert baseline.returncode == 0, baseline.output
-  (served,) = pushed_version_dirs(baseline)
-  source = datasets.resolve('penguins', None, 'csv', tmp_path / 'data')
+  return config, baseline
+
+
+def _penguins_changed(path, change) -> str:
+  """The built-in penguin CSV with `change(rows)` applied, written to `path`."""
+  source = datasets.resolve('penguins', None, 'csv', path.parent / 'data')
   with open(source.input_base / source.pattern, newline='') as f:
     rows = list(csv.DictReader(f))
-  labels = [row['species'] for row in rows]
-  random.Random(0).shuffle(labels)
-  shuffled = tmp_path / 'shuffled.csv'
-  with open(shuffled, 'w', newline='') as f:
+  change(rows)
+  with open(path, 'w', newline='') as f:
     writer = csv.DictWriter(f, fieldnames=list(rows[0]))
     writer.writeheader()
-    writer.writerows({**row, 'species': label} for row, label in zip(rows, labels))
-  regression = forge_run(config, '--data-path', str(shuffled))
+    writer.writerows(rows)
+  return str(path)
+
+
+def _shuffle_labels(rows):
+  labels = [row['species'] for row in rows]
+  random.Random(0).shuffle(labels)
+  for row, label in zip(rows, labels):
+    row['species'] = label
+
+
+def _heavier_birds(rows):
+  for row in rows:
+    if row['body_mass_g']:
+      row['body_mass_g'] = str(int(row['body_mass_g']) + 1500)
+
+
+def test_a_model_trained_on_shuffled_labels_is_not_pushed(blessed_penguin):
+  config, baseline = blessed_penguin
+  (served,) = pushed_version_dirs(baseline)
+  shuffled = _penguins_changed(config.parent / 'shuffled.csv', _shuffle_labels)
+  regression = forge_run(config, '--data-path', shuffled)
   assert regression.returncode == 4, regression.output
   assert 'NOT blessed, nothing pushed. Failed gates:' in regression.output
   failed = regression.output.split('Failed gates:')[1]
@@ -89,7 +113,36 @@ def test_a_model_trained_on_shuffled_labels_is_not_pushed(tmp_path):
   # and the change threshold holds; the value threshold is the one that fails, by how much.
   assert 'accuracy: 0.' in failed and 'below the minimum 0.9000' in failed
   assert pushed_version_dirs(regression) == [served]
-  assert read_latest_run(regression.config.metadata_path).blessed is False
+  summary = read_latest_run(regression.config.metadata_path)
+  assert summary.blessed is False
+  # The features did not move: compared with the first run's data, every distance is ~0.
+  assert set(summary.drift) >= {'body_mass_g', 'island', 'bill_length_mm'}
+  assert all(distance < 0.05 for distance, _ in summary.drift.values()), summary.drift
+  assert 'Drift against the data accepted last: 7 columns compared' in regression.output
+
+
+def test_drifted_data_stops_until_it_is_accepted(blessed_penguin):
+  config, baseline = blessed_penguin
+  served = pushed_version_dirs(baseline)
+  heavier = _penguins_changed(config.parent / 'heavier.csv', _heavier_birds)
+  drifted = forge_run(config, '--data-path', heavier)
+  assert drifted.returncode == 3, drifted.output
+  assert f'Data drift in {heavier}' in drifted.output
+  (line,) = [line for line in drifted.output.splitlines() if line.startswith('  column ')]
+  assert line.startswith("  column 'body_mass_g': The approximate Jensen-Shannon divergence")
+  assert 'above the threshold 0.25' in line
+  assert 'drift_comparator thresholds in' in drifted.output
+  assert 'nothing was trained or pushed' in drifted.output
+  assert pushed_version_dirs(drifted) == served
+  # The user accepts the new data once; after that it is the baseline and passes.
+  accept = _config(config.parent, 'accept.yaml', data={'check_drift': False})
+  accepted = forge_run(accept, '--data-path', heavier)
+  assert 'DataValidationGate done' in accepted.output, accepted.output
+  again = forge_run(config, '--data-path', heavier)
+  assert again.returncode == accepted.returncode, again.output
+  assert 'Data drift' not in again.output
+  assert 'DataValidationGate done' in again.output
+  assert 'Trainer done in 0.0 s (cached)' in again.output
 
 
 def test_a_failed_change_threshold_says_by_how_much():

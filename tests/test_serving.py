@@ -97,6 +97,17 @@ def test_a_model_that_cannot_serve_is_not_pushed(penguin_runs, tmp_path):
   assert list((serving_dir / 'penguin').iterdir()) == []  # no version, no staging left
 
 
+@pytest.mark.parametrize('name', ['../escaped', 'a/../../b', '/tmp/x', '..'])
+def test_pushers_refuse_a_model_name_that_leads_out_of_their_directory(tmp_path, name):
+  """The config refuses such names; the pushers do too, for specs compiled elsewhere."""
+  from components.mobile_pusher import executor as mobile_executor
+  with pytest.raises(ValueError, match='not a safe directory name'):
+    executor.push(str(tmp_path), str(tmp_path / 'serving'), name, [], keep_versions=2)
+  with pytest.raises(ValueError, match='not a safe directory name'):
+    mobile_executor.push(b'', {}, 'int8', str(tmp_path / 'mobile'), name)
+  assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_versions_models_config_rollback_and_interrupted_push(penguin_runs, tmp_path,
                                                               monkeypatch):
   run = penguin_runs[0]

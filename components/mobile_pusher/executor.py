@@ -19,7 +19,8 @@ from tfx.types import artifact_utils
 
 from components.model_optimizer import measure
 from components.model_optimizer.executor import REPORT_FILE
-from components.serving_pusher.executor import is_blessed, remove_dir, staging_dir
+from components.serving_pusher.executor import (is_blessed, model_dir_in, remove_dir,
+                                                staging_dir)
 
 MODEL_FILE = 'model.tflite'
 
@@ -43,7 +44,7 @@ def _metadata(report: Dict[str, Any], variant: str, model: bytes) -> Dict[str, A
 def push(model: bytes, report: Dict[str, Any], variant: str, mobile_dir: str,
          model_name: str) -> str:
   """Stages, checks and publishes one version; returns its directory."""
-  model_dir = posixpath.join(mobile_dir, model_name)
+  model_dir = model_dir_in(mobile_dir, model_name)
   version, staging = staging_dir(model_dir)
   files = {
       MODEL_FILE: model,

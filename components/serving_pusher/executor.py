@@ -22,6 +22,7 @@ from tfx.utils import io_utils, path_utils
 
 from components.serving_pusher import check, model_config, warmup
 from models.common.signatures import SERVING_RAW
+from pipeline.config import SAFE_NAME
 
 STAGING_PREFIX = '.partial-'
 
@@ -40,6 +41,15 @@ def next_version(model_dir: str) -> int:
 def remove_dir(path: str) -> None:
   if tf.io.gfile.exists(path):
     tf.io.gfile.rmtree(path)
+
+
+def model_dir_in(root: str, model_name: str) -> str:
+  """<root>/<model_name>, refusing a name that could lead out of root. The config checks
+  names too; this check holds for a pipeline compiled elsewhere (e.g. a KFP spec)."""
+  if not SAFE_NAME.match(model_name):
+    raise ValueError(f'model name {model_name!r} is not a safe directory name: use a letter, '
+                     'then letters, digits, "_" or "-" (pipeline.name in the config)')
+  return posixpath.join(root, model_name)
 
 
 def staging_dir(model_dir: str) -> Tuple[int, str]:
@@ -63,7 +73,7 @@ def push(model_path: str, serving_dir: str, model_name: str, examples: List[byte
          keep_versions: int) -> Tuple[str, Optional[int]]:
   """Stages, checks and publishes one version; returns its directory and the version a
   rollback pins in models.config, if any. Nothing is left behind when a step fails."""
-  model_dir = posixpath.join(serving_dir, model_name)
+  model_dir = model_dir_in(serving_dir, model_name)
   version, staging = staging_dir(model_dir)
   try:
     stage(model_path, staging, model_name, examples)

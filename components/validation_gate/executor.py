@@ -40,3 +40,16 @@ def check(anomalies_uri: str, split_names: List[str], data_location: str,
         + '\n  '.join(problems)
         + '\nFix these values in the data, or, if the change is intended, update the schema '
           '(nothing was trained or pushed).')
+
+
+def check_drift(drifted: List[str], data_location: str, schema_location: str,
+                baseline_uri: str) -> None:
+  if drifted:
+    raise DataValidationError(
+        f'Data drift in {data_location}: its training split differs from the data the last '
+        f'accepted run used (statistics in {baseline_uri}) by more than the schema allows:\n  '
+        + '\n  '.join(drifted)
+        + f'\nIf the data is wrong, fix it. If the world changed and the model should follow, '
+          f'raise these columns\' drift_comparator thresholds in {schema_location}, or run once '
+          'with data.check_drift: false to accept this data as the new baseline '
+          '(nothing was trained or pushed).')
