@@ -25,8 +25,9 @@ def _add_config_arguments(command: argparse.ArgumentParser) -> None:
   command.add_argument('config', help='pipeline config (YAML), e.g. configs/penguin.yaml')
   overrides = command.add_argument_group('config overrides')
   for flag, key in OVERRIDABLE.items():
-    overrides.add_argument('--' + flag.replace('_', '-'), dest=flag, metavar='VALUE',
-                           help=f'overrides {key}')
+    # Both spellings: --pipeline-name, and --pipeline_name as the tfx CLI writes it.
+    overrides.add_argument('--' + flag.replace('_', '-'), '--' + flag, dest=flag,
+                           metavar='VALUE', help=f'overrides {key}')
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
   _add_config_arguments(run)
   run.add_argument('--verbose', action='store_true',
                    help='show TensorFlow, Beam and TFX logs on the console')
+  run.add_argument('--engine', choices=['local', 'kubeflow'], default='local',
+                   help="as in `tfx run create`: local runs here; kubeflow is `forge submit`")
+  run.add_argument('--endpoint', help='--engine kubeflow: the KFP API endpoint')
   compile_ = commands.add_parser(
       'compile', help='compile for Kubeflow Pipelines: KFP v2 spec + TF Serving manifests')
   _add_config_arguments(compile_)
@@ -65,6 +69,23 @@ def _parser() -> argparse.ArgumentParser:
   server.add_argument('--rest', metavar='URL', help='REST endpoint, e.g. http://localhost:8501')
   predict.add_argument('--signature', default='serving_default',
                        choices=['serving_default', 'serving_raw'])
+  report = commands.add_parser(
+      'report', help="print the path of the latest run's HTML report (writes it if missing)")
+  _add_config_arguments(report)
+  report.add_argument('--open', action='store_true', help='open it in the default browser')
+  runs = commands.add_parser('runs', help='past runs: time, status, blessed, key metric')
+  _add_config_arguments(runs)
+  lineage = commands.add_parser(
+      'lineage', help='the data, schema, transform and trainer behind a pushed version')
+  _add_config_arguments(lineage)
+  lineage.add_argument('--version', type=int, required=True, help='see `forge versions`')
+  tensorboard = commands.add_parser('tensorboard',
+                                    help="print the command showing the Trainer's logs")
+  _add_config_arguments(tensorboard)
+  init = commands.add_parser(
+      'init', help='copy a model family and its config as the start of your own')
+  init.add_argument('name', help='the new family and pipeline name, e.g. my_model')
+  init.add_argument('--from', dest='source', default='penguin', help='family to copy')
   return parser
 
 
@@ -144,7 +165,92 @@ def _run(args, config) -> int:
   except PipelineBusyError as err:
     print(f'Refused: {err}', file=sys.stderr)
     return EXIT_FAILED
-  return _print_run_summary(local_run)
+  exit_code = _print_run_summary(local_run)
+  if local_run.summary is not None:
+    _write_report(config, local_run.summary.run_id,
+                  None if local_run.error is None else str(local_run.error))
+  return exit_code
+
+
+def _write_report(config, run_id: str, error: Optional[str]) -> None:
+  from pipeline.report import page
+  try:
+    print(f'Report: {page.write(config, run_id, error)}')
+  except Exception as err:  # noqa: BLE001  (the run's outcome stands without its report)
+    print(f'Report not written: {err!r}', file=sys.stderr)
+
+
+def _report(args, config) -> int:
+  from pipeline.report import page
+  try:
+    path = page.write(config)
+  except (FileNotFoundError, LookupError) as err:
+    print(f'No report: {err}', file=sys.stderr)
+    return EXIT_FAILED
+  print(path)
+  if args.open:
+    import webbrowser
+    webbrowser.open(path.as_uri())
+  return EXIT_OK
+
+
+def _runs(config) -> int:
+  from pipeline.history import runs
+  blessed = {True: 'blessed', False: 'not blessed', None: '-'}
+  for row in runs(config.metadata_path, list(config.gates.metrics)):
+    pushed = f'pushed {row.pushed_version}' if row.pushed_version else ''
+    print(f'{row.run_id}  {row.status:11}  {blessed[row.blessed]:11}  '
+          f'{row.metric:32}  {pushed}'.rstrip())
+  return EXIT_OK
+
+
+# What `forge lineage` shows of each execution and artifact (the rest is in ML Metadata).
+_LINEAGE_PROPERTIES = ('input_base', 'schema_file', 'data_location', 'pushed_destination',
+                       'span', 'input_fingerprint', 'blessed')
+
+
+def _lineage(args, config) -> int:
+  from pipeline.history import lineage
+  try:
+    steps = lineage(config.metadata_path, args.version)
+  except LookupError as err:
+    print(f'Cannot trace: {err}', file=sys.stderr)
+    return EXIT_FAILED
+  print(f'Version {args.version} of {config.model_name}, newest step first:')
+  for step in steps:
+    settings = ', '.join(f'{k}={v}' for k, v in step.properties.items()
+                         if k in _LINEAGE_PROPERTIES)
+    print(f'{step.node} (execution {step.execution_id}){": " + settings if settings else ""}')
+    for key, artifacts in sorted(step.outputs.items()):
+      for artifact in artifacts:
+        extra = ', '.join(
+            f'{k}={v.string_value or v.int_value}' for k, v in artifact.custom_properties.items()
+            if k in _LINEAGE_PROPERTIES)
+        print(f'  {key}: {artifact.uri}{" (" + extra + ")" if extra else ""}')
+  return EXIT_OK
+
+
+def _tensorboard(config) -> int:
+  logs = config.pipeline.root.resolve() / 'Trainer' / 'model_run'
+  if not logs.is_dir():
+    print(f'{logs}: no Trainer logs yet; run the pipeline first', file=sys.stderr)
+    return EXIT_FAILED
+  tensorboard = Path(sys.executable).parent / 'tensorboard'
+  print(f'{tensorboard} --logdir {logs}')
+  return EXIT_OK
+
+
+def _init(args) -> int:
+  from pipeline.scaffold import ScaffoldError, init
+  try:
+    written = init(args.name, args.source)
+  except ScaffoldError as err:
+    print(f'Cannot init: {err}', file=sys.stderr)
+    return EXIT_CONFIG
+  print('\n'.join(f'wrote {path}' for path in written))
+  print(f'Next: point data.path in configs/{args.name}.yaml at your data, set the label and '
+        f'features in models/{args.name}/features.py, then `forge run configs/{args.name}.yaml`.')
+  return EXIT_OK
 
 
 def _compile(args, config) -> Path:
@@ -235,14 +341,30 @@ def _predict(args, config) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = _parser().parse_args(argv)
+  if args.command == 'init':
+    return _init(args)
   if args.command != 'run':  # `run` sends these logs to its log file instead
     logging.getLogger('tensorflow').setLevel(logging.ERROR)
   overrides = {key: getattr(args, flag) for flag, key in OVERRIDABLE.items()
                if getattr(args, flag) is not None}
   try:
     config = load_config(args.config, overrides)
+    if args.command == 'run' and args.engine == 'kubeflow':
+      if not args.endpoint:
+        raise ConfigError('--engine kubeflow needs --endpoint (the KFP API, e.g. '
+                          'http://localhost:8080)')
+      return _submit(argparse.Namespace(**vars(args), host=args.endpoint, experiment='tfx-forge',
+                                        data_root=None, output_dir=None, dry_run=False), config)
     if args.command == 'run':
       return _run(args, config)
+    if args.command == 'report':
+      return _report(args, config)
+    if args.command == 'runs':
+      return _runs(config)
+    if args.command == 'lineage':
+      return _lineage(args, config)
+    if args.command == 'tensorboard':
+      return _tensorboard(config)
     if args.command == 'compile':
       _compile(args, config)
       return EXIT_OK

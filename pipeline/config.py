@@ -17,7 +17,12 @@ from pipeline import datasets
 
 # Names end up in directory names (pipeline root, serving dir) and MLMD contexts.
 SAFE_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_-]{0,62}$')
-MODEL_FAMILIES = ('penguin', 'taxi', 'digits')
+MODELS_DIR = Path(__file__).resolve().parent.parent / 'models'
+
+
+def model_families() -> tuple:
+  """Every folder under models/ with a features.py (`forge init` adds folders)."""
+  return tuple(sorted(path.parent.name for path in MODELS_DIR.glob('*/features.py')))
 GATED_METRICS = ('accuracy', 'auc', 'precision', 'recall')
 
 
@@ -71,9 +76,18 @@ class DataSection(_Section):
 
 
 class ModelSection(_Section):
-  family: Literal[MODEL_FAMILIES] = Field(description='Folder under models/.')
+  family: str = Field(description='Folder under models/.')
   hparams: Dict[str, float | int | str | List[int]] = Field(
       default_factory=dict, description='Model-family hyperparameters (layer sizes, ...).')
+
+  @field_validator('family')
+  @classmethod
+  def _known_family(cls, value: str) -> str:
+    if value not in model_families():
+      raise ValueError(f'{value!r} is not a model family; choose one of '
+                       + ', '.join(repr(name) for name in model_families())
+                       + ' (or create one: forge init <name> --from penguin)')
+    return value
 
 
 class StrategySection(_Section):
@@ -133,6 +147,9 @@ class MetricGate(_Section):
 
 class GatesSection(_Section):
   metrics: Dict[Literal[GATED_METRICS], MetricGate] = Field(default_factory=dict)
+  slices: List[str] = Field(
+      default_factory=list, description='Raw features whose values the Evaluator also '
+      'reports metrics for, one slice per value (the report shows them); gates use all rows.')
 
 
 TFLITE_VARIANTS = ('float32', 'dynamic_range', 'float16', 'int8', 'pruned_int8',
@@ -254,6 +271,7 @@ class ForgeConfig(_Section):
 
 # CLI flags that override config values: flag name -> dotted config key.
 OVERRIDABLE = {
+    'pipeline_name': 'pipeline.name',
     'pipeline_root': 'pipeline.root',
     'serving_dir': 'outputs.serving_dir',
     'data_path': 'data.path',

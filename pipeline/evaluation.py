@@ -52,5 +52,6 @@ def eval_config(family: Family, gates: GatesSection) -> tfma.EvalConfig:
           label_key=family.transformed_label_key,
           prediction_key='probabilities',
           preprocessing_function_names=['transform_features'])],
-      slicing_specs=[tfma.SlicingSpec()],
+      slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[feature])
+                                            for feature in gates.slices],
       metrics_specs=[tfma.MetricsSpec(metrics=metrics)])

@@ -31,6 +31,10 @@ class RunSummary:
   mobile_pushed_to: Optional[str] = None
   # feature -> (distance, threshold) against the data accepted last; empty: not compared
   drift: Dict[str, Tuple[float, float]] = dataclasses.field(default_factory=dict)
+  seconds: Dict[str, float] = dataclasses.field(default_factory=dict)  # node id -> duration
+  started: float = 0.0  # seconds since the epoch
+  # node id -> output key -> artifact URIs, for the run report
+  outputs: Dict[str, Dict[str, List[str]]] = dataclasses.field(default_factory=dict)
 
   @property
   def executed(self) -> List[str]:
@@ -52,19 +56,20 @@ def _context_of(store, execution_id: int, type_name: str) -> Optional[metadata_s
   return None
 
 
-def _node_id(store, execution) -> str:
+def node_id(store, execution) -> str:
   node = _context_of(store, execution.id, 'node')
   return node.name.split('.', 1)[1] if node else execution.name
 
 
-def _outputs(store, execution_id: int) -> Dict[str, List[metadata_store_pb2.Artifact]]:
-  events = [e for e in store.get_events_by_execution_ids([execution_id])
-            if e.type == metadata_store_pb2.Event.OUTPUT]
+def artifacts_by_key(store, execution_id: int, event_type=metadata_store_pb2.Event.OUTPUT
+                     ) -> Dict[str, List[metadata_store_pb2.Artifact]]:
+  """An execution's output (or input) artifacts by their key, e.g. 'model'."""
+  events = [e for e in store.get_events_by_execution_ids([execution_id]) if e.type == event_type]
   artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
-  outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+  grouped: Dict[str, List[metadata_store_pb2.Artifact]] = {}
   for event in events:
-    outputs.setdefault(event.path.steps[0].key, []).append(artifacts[event.artifact_id])
-  return outputs
+    grouped.setdefault(event.path.steps[0].key, []).append(artifacts[event.artifact_id])
+  return grouped
 
 
 def _overall_metrics(evaluation_uri: str) -> Dict[str, float]:
@@ -122,16 +127,20 @@ def read_latest_run(metadata_path: Path) -> RunSummary:
 
 
 def read_run(store, run: metadata_store_pb2.Context) -> RunSummary:
-  summary = RunSummary(run_id=run.name, states={})
+  summary = RunSummary(run_id=run.name, states={}, started=run.create_time_since_epoch / 1000)
   executions = store.get_executions_by_context(run.id)
   type_names = {t.id: t.name for t in store.get_execution_types_by_id(
       list({e.type_id for e in executions}))}
   for execution in executions:
     if type_names[execution.type_id] == _RESOLVER_TYPE:
       continue
-    node = _node_id(store, execution)
+    node = node_id(store, execution)
     summary.states[node] = _STATE_NAMES.get(execution.last_known_state, 'unknown')
-    outputs = _outputs(store, execution.id)
+    summary.seconds[node] = (execution.last_update_time_since_epoch
+                             - execution.create_time_since_epoch) / 1000
+    outputs = artifacts_by_key(store, execution.id)
+    summary.outputs[node] = {key: [a.uri for a in artifacts]
+                             for key, artifacts in outputs.items()}
     if 'evaluation' in outputs:
       uri = outputs['evaluation'][0].uri
       summary.metrics = _overall_metrics(uri)

@@ -20,6 +20,7 @@ class CliRun:
   returncode: int
   output: str
   config: object  # ForgeConfig
+  config_path: Path
 
 
 def write_config(path: Path, base: str, **sections) -> Path:
@@ -38,7 +39,7 @@ def forge_run(config_path: Path, *flags: str, timeout: int = 900) -> CliRun:
       FORGE + ['run', str(config_path), *flags], cwd=PROJECT_DIR, capture_output=True,
       text=True, timeout=timeout, env={**os.environ, 'PYTHONUNBUFFERED': '1'})
   return CliRun(completed.returncode, completed.stdout + completed.stderr,
-                load_config(config_path))
+                load_config(config_path), config_path)
 
 
 @pytest.fixture(scope='session')

@@ -7,7 +7,8 @@ COLUMNS = ('variant', 'KB', 'gzip KB', 'accuracy', 'drop pts', 'p50 ms', 'p90 ms
            'max |diff|', 'eligible')
 
 
-def lines(report: Dict[str, Any]) -> List[str]:
+def rows(report: Dict[str, Any]) -> List[tuple]:
+  """The header, the float SavedModel, then one row per variant, as strings."""
   rows = [COLUMNS]
   reference = report['savedmodel']
   rows.append(('SavedModel (float)', '', '', f'{reference["accuracy"]:.4f}', '', '', '', '',
@@ -17,9 +18,12 @@ def lines(report: Dict[str, Any]) -> List[str]:
                  f'{row["accuracy"]:.4f}', f'{row["accuracy_drop_points"]:+.2f}',
                  f'{row["latency_ms_p50"]:.3f}', f'{row["latency_ms_p90"]:.3f}',
                  f'{row["max_abs_diff_vs_source"]:.4f}', 'yes' if row['eligible'] else 'no'))
-  widths = [max(len(str(row[i])) for row in rows) for i in range(len(COLUMNS))]
-  text = ['  '.join(str(cell).rjust(width) if i else str(cell).ljust(width)
-                    for i, (cell, width) in enumerate(zip(row, widths))) for row in rows]
+  return rows
+
+
+def notes(report: Dict[str, Any]) -> List[str]:
+  """What the table does not show: missed budgets, variants not built, sparsity."""
+  text = []
   for name, row in report['variants'].items():
     text.extend(f'{name} missed: {reason}' for reason in row['missed'])
   text.extend(f'{name} not built: {reason}' for name, reason in report['not_built'].items())
@@ -27,3 +31,11 @@ def lines(report: Dict[str, Any]) -> List[str]:
     text.append('pruned kernel sparsity: ' + ', '.join(
         f'{layer} {value:.1%}' for layer, value in report['sparsity'].items()))
   return text
+
+
+def lines(report: Dict[str, Any]) -> List[str]:
+  table = rows(report)
+  widths = [max(len(str(row[i])) for row in table) for i in range(len(COLUMNS))]
+  return ['  '.join(str(cell).rjust(width) if i else str(cell).ljust(width)
+                    for i, (cell, width) in enumerate(zip(row, widths))) for row in table
+          ] + notes(report)
