@@ -38,8 +38,8 @@ def _numeric(feature, rows: int) -> FeatureStats:
       '.'.join(feature.path.step), statistics_pb2.FeatureNameStatistics.Type.Name(feature.type),
       stats.common_stats.num_missing / max(rows, 1),
       f'min {stats.min:.4g} · mean {stats.mean:.4g} · max {stats.max:.4g}', stats.mean,
-      ([f'{b.low_value:.5g}' for b in buckets[:1]] + [f'{b.high_value:.5g}' for b in buckets[-1:]],
-       [b.sample_count for b in buckets]))
+      ([f'{b.low_value:.5g}' for b in buckets[:1]]
+       + [f'{b.high_value:.5g}' for b in buckets[-1:]], [b.sample_count for b in buckets]))
 
 
 def _categorical(feature, rows: int) -> FeatureStats:
