@@ -43,6 +43,13 @@ def _chicago_taxi(work_dir: Path) -> DataSource:
   return DataSource(csv.parent, csv.name, 'csv')
 
 
+def _imdb(work_dir: Path) -> DataSource:
+  """100 labelled movie reviews (`label`, `text`), read in place from the tfx wheel."""
+  del work_dir
+  csv = _package_dir('tfx') / 'examples' / 'imdb' / 'data' / 'imdb_small_with_labels.txt'
+  return DataSource(csv.parent, csv.name, 'csv')
+
+
 def _digits(work_dir: Path) -> DataSource:
   """scikit-learn's 1,797 8x8 digits as uncompressed tf.Example TFRecords (ImportExampleGen's
   input): `pixels` (64 grey levels, row by row) and `digit` (the label)."""
@@ -63,9 +70,11 @@ def _digits(work_dir: Path) -> DataSource:
   return DataSource(path.parent, path.name, 'tfrecord')
 
 
-BUILTIN = {'penguins': _penguins, 'chicago_taxi': _chicago_taxi, 'digits': _digits}
+BUILTIN = {'penguins': _penguins, 'chicago_taxi': _chicago_taxi, 'digits': _digits,
+           'imdb': _imdb}
 # The file format each built-in dataset is written in (a copy in a bucket keeps it).
-BUILTIN_FORMAT = {'penguins': 'csv', 'chicago_taxi': 'csv', 'digits': 'tfrecord'}
+BUILTIN_FORMAT = {'penguins': 'csv', 'chicago_taxi': 'csv', 'digits': 'tfrecord',
+                  'imdb': 'csv'}
 
 
 def _write_if_changed(path: Path, content: str | bytes) -> Path:

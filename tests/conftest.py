@@ -67,6 +67,17 @@ def taxi_run(tmp_path_factory):
   return forge_run(config)
 
 
+@pytest.fixture(scope='session')
+def text_run(tmp_path_factory):
+  """The text family (Transformer encoder) on the IMDB sample, once, with the mobile stage on
+  to show which TensorFlow ops keep its tokenizer out of TFLite."""
+  work = tmp_path_factory.mktemp('text')
+  config = write_config(work / 'text.yaml', 'text', pipeline={'root': str(work / 'root')},
+                        outputs={'serving_dir': str(work / 'serving')},
+                        optimization={'enabled': True, 'variants': ['float32']})
+  return forge_run(config)
+
+
 def pushed_version_dirs(run: CliRun):
   return sorted(p for p in (run.config.outputs.serving_dir / run.config.model_name).iterdir()
                 if p.name.isdigit())

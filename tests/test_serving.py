@@ -24,10 +24,11 @@ def _eval_examples(run, count=32):
   return warmup.eval_examples(examples_uri, family.label_key, count)
 
 
-@pytest.fixture(scope='module', params=['penguin', 'taxi', 'digits'])
-def pushed(request, penguin_runs, taxi_run, digits_runs):
-  run = {'penguin': penguin_runs[0], 'taxi': taxi_run, 'digits': digits_runs.first}[request.param]
-  assert run.returncode == 0, run.output
+@pytest.fixture(scope='module', params=['penguin', 'taxi', 'digits', 'text'])
+def pushed(request, penguin_runs, taxi_run, digits_runs, text_run):
+  run = {'penguin': penguin_runs[0], 'taxi': taxi_run, 'digits': digits_runs.first,
+         'text': text_run}[request.param]
+  assert 'Blessed. Pushed to' in run.output, run.output
   model_dir = pushed_version_dirs(run)[-1]
   return run, model_dir, tf.saved_model.load(str(model_dir))
 

@@ -1,0 +1,35 @@
+"""The text family: a Transformer encoder trained on the IMDB sample end to end, served from
+raw strings. (tests/test_serving.py also runs its serving checks on this model.)"""
+from pipeline import env  # noqa: F401  (before TensorFlow)
+
+import numpy as np
+import tensorflow as tf
+
+from tests.conftest import pushed_version_dirs
+
+EXIT_NO_MOBILE = 6
+
+
+def test_text_pipeline_serves_raw_strings(text_run):
+  assert text_run.returncode == EXIT_NO_MOBILE, text_run.output
+  model = tf.saved_model.load(str(pushed_version_dirs(text_run)[-1]))
+  raw = model.signatures['serving_raw']
+  assert raw.structured_input_signature[1]['text'].dtype == tf.string
+  reviews = ['A wonderful, moving film. The acting is superb!', 'Dull and far too long.', '']
+  probabilities = raw(text=tf.constant(reviews))['probabilities'].numpy()
+  assert probabilities.shape == (3, 1)
+  assert np.all((probabilities >= 0) & (probabilities <= 1))
+
+
+def test_the_model_is_a_transformer_encoder(text_run):
+  model = tf.saved_model.load(str(pushed_version_dirs(text_run)[-1]))
+  names = {variable.name for variable in model.variables}
+  for part in ('multi_head_attention', 'layer_normalization', 'embedding'):
+    assert any(part in name for name in names), (part, sorted(names))
+
+
+def test_tflite_refusal_names_the_tokenizer_ops(text_run):
+  (line,) = [line for line in text_run.output.splitlines() if 'float32 not built' in line]
+  for op in ('StringSplitV2', 'StaticRegexReplace', 'StringLower'):
+    assert op in line
+  assert 'Mobile: nothing pushed' in text_run.output
