@@ -20,7 +20,8 @@ test: $(STAMP)
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+# --no-deps: the lock is complete, and overrides.txt replaces a pin of tfx's.
+$(STAMP): requirements.lock pyproject.toml overrides.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null || { \
 	  echo "error: tfx-forge needs Python 3.10 (TFX 1.16 has no wheels for newer Pythons)."; \
 	  echo "  '$(PYTHON)' is missing or not 3.10. Install it (e.g. 'pyenv install 3.10.13')"; \
@@ -28,14 +29,14 @@ $(STAMP): requirements.lock pyproject.toml
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python -r requirements.lock
+	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python --no-deps -r requirements.lock
 	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python --no-deps -e .
 	touch $@
 
 # Re-resolve the stack after editing pyproject.toml's dependencies.
 lock:
 	$(VENV)/bin/uv pip compile pyproject.toml --extra test --python-version 3.10 \
-	  --no-header -o requirements.lock
+	  --override overrides.txt --no-header -o requirements.lock
 
 clean:
 	rm -rf build

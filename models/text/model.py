@@ -1,7 +1,14 @@
 """A Transformer encoder for text: token and position embeddings, `layers` blocks of
 multi-head self-attention and a feed-forward network (each with a residual connection and
-layer normalization), then the mean over the real (unpadded) tokens."""
+layer normalization), then the mean over the real (unpadded) tokens.
+
+Or, with hparams `hub_handle` (a TF Hub URL or a local SavedModel directory), a pretrained
+encoder through `hub.KerasLayer`, fine-tuned when `hub_trainable` is 1 and frozen when 0. It
+takes the token ids made by preprocessing.py ([batch, SEQUENCE_LENGTH] int64, 0 = padding)
+and returns one vector per text.
+"""
 import tensorflow as tf
+import tensorflow_hub as hub
 
 from models.common import training
 from models.common.family import transformed_name
@@ -53,8 +60,14 @@ class TransformerBlock(tf.keras.layers.Layer):
     return {**super().get_config(), **self.settings}
 
 
+def hub_encoder(handle: str, trainable: bool) -> tf.keras.layers.Layer:
+  return hub.KerasLayer(handle, trainable=trainable, name='hub_encoder')
+
+
 def build_body(inputs, tf_transform_output, hparams):
   ids = inputs[transformed_name(TEXT_FEATURE)]
+  if hparams.get('hub_handle'):
+    return hub_encoder(hparams['hub_handle'], bool(hparams.get('hub_trainable', 0)))(ids)
   vocabulary = training.num_categories(tf_transform_output, TEXT_FEATURE) + OOV_BUCKETS + 1
   real = tf.cast(tf.not_equal(ids, PADDING), tf.float32)  # [batch, length]
   attention_mask = real[:, tf.newaxis, :]  # every query may attend to the real tokens
