@@ -110,6 +110,8 @@ def _print_run_summary(local_run) -> int:
           f'largest {feature} {distance:.3f} (threshold {threshold:g})')
   cached = len(summary.states) - len(summary.executed)
   print(f'Components executed: {len(summary.executed)}, from cache: {cached}')
+  if summary.distillation is not None:
+    print(f'Distillation: {describe_distillation(summary.distillation)}')
   if summary.optimization is not None:
     from components.model_optimizer import table
     print('TFLite variants (LiteRT interpreter, eval split):')
@@ -124,6 +126,13 @@ def _print_run_summary(local_run) -> int:
   for failure in summary.gate_failures or ['(no evaluation result)']:
     print(f'  {failure}')
   return EXIT_NOT_BLESSED
+
+
+def describe_distillation(report) -> str:
+  describe = lambda role: (f'{role} {report[role]["parameters"]:,} parameters, '
+                           f'{report[role]["saved_model_bytes"] / 1024:.0f} KB SavedModel, '
+                           f'eval accuracy {report[role]["accuracy"]:.4f}')
+  return f'{describe("teacher")}; {describe("student")}'
 
 
 def _print_mobile_push(summary) -> int:

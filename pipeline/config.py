@@ -156,6 +156,21 @@ TFLITE_VARIANTS = ('float32', 'dynamic_range', 'float16', 'int8', 'pruned_int8',
                    'pruned_qat_int8')
 
 
+class DistillationSection(_Section):
+  """A Distiller stage: the Trainer's model teaches a smaller student of the same family,
+  which then goes to the ModelOptimizer (and so to mobile) in the teacher's place; TF
+  Serving keeps the teacher."""
+  enabled: bool = False
+  student_hparams: Dict[str, float | int | str | List[int]] = Field(
+      default_factory=dict, description="The student's model.hparams (missing ones: the "
+      "family's defaults), e.g. smaller layers.")
+  temperature: float = Field(4.0, gt=0, description='Softens the teacher\'s predictions.')
+  alpha: float = Field(0.1, ge=0, le=1, description='Weight of the hard-label loss; the '
+                       'rest goes to matching the teacher.')
+  steps: int = Field(500, ge=1, description='Student training steps.')
+  learning_rate: float = Field(0.003, gt=0)
+
+
 class OptimizationSection(_Section):
   """The ModelOptimizer stage: pruning, quantization-aware training and TFLite variants,
   each measured with the LiteRT interpreter; the smallest variant within budget goes to
@@ -255,10 +270,18 @@ class ForgeConfig(_Section):
   training: TrainingSection = Field(default_factory=TrainingSection)
   tuning: TuningSection = Field(default_factory=TuningSection)
   gates: GatesSection = Field(default_factory=GatesSection)
+  distillation: DistillationSection = Field(default_factory=DistillationSection)
   optimization: OptimizationSection = Field(default_factory=OptimizationSection)
   outputs: OutputsSection
   beam: BeamSection = Field(default_factory=BeamSection)
   kubeflow: Optional[KubeflowSection] = None
+
+  @model_validator(mode='after')
+  def _distillation_feeds_optimization(self) -> 'ForgeConfig':
+    if self.distillation.enabled and not self.optimization.enabled:
+      raise ValueError('distillation.enabled needs optimization.enabled: true (the student is '
+                       'what the ModelOptimizer turns into TFLite for mobile)')
+    return self
 
   @property
   def metadata_path(self) -> Path:

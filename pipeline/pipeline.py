@@ -16,6 +16,7 @@ from tfx.types import standard_artifacts
 
 from components.baseline_resolver.accepted_statistics import LatestAcceptedStatisticsStrategy
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
+from components.distiller.component import Distiller
 from components.leakage_check.component import LeakageCheck
 from components.mobile_pusher.component import MobilePusher
 from components.model_optimizer.component import ModelOptimizer
@@ -98,13 +99,24 @@ def _example_gen(deployment: Deployment, eval_fraction: float):
 
 def _mobile_components(config: ForgeConfig, deployment: Deployment, example_gen, transform,
                        trainer, evaluator) -> list:
-  """ModelOptimizer (prune, QAT, TFLite variants, measured) and the push of the selected
-  variant once the Evaluator has blessed the model."""
+  """[Distiller,] ModelOptimizer (prune, QAT, TFLite variants, measured) and the push of the
+  selected variant once the Evaluator has blessed the model. With distillation, the
+  optimizer starts from the student."""
+  distiller = []
+  if config.distillation.enabled:
+    distiller.append(Distiller(
+        model=trainer.outputs['model'],
+        transform_graph=transform.outputs['transform_graph'],
+        transformed_examples=transform.outputs['transformed_examples'],
+        family=config.model.family,
+        settings=json.dumps(config.distillation.model_dump(exclude={'enabled'}),
+                            sort_keys=True),
+        batch_size=config.training.batch_size))
   settings = config.optimization.model_dump(exclude={'enabled'})
   # Trained-model variants first: a graph TFLite cannot take fails before any fine-tuning.
   settings['variants'] = sorted(set(settings['variants']), key=TFLITE_VARIANTS.index)
   optimizer = ModelOptimizer(
-      model=trainer.outputs['model'],
+      model=(distiller[0].outputs['student_model'] if distiller else trainer.outputs['model']),
       transform_graph=transform.outputs['transform_graph'],
       transformed_examples=transform.outputs['transformed_examples'],
       examples=example_gen.outputs['examples'],
@@ -117,7 +129,7 @@ def _mobile_components(config: ForgeConfig, deployment: Deployment, example_gen,
       model_blessing=evaluator.outputs['blessing'],
       mobile_dir=deployment.mobile_dir,
       model_name=config.model_name)
-  return [optimizer, mobile_pusher]
+  return [*distiller, optimizer, mobile_pusher]
 
 
 def create_pipeline(config: ForgeConfig,

@@ -28,6 +28,7 @@ class RunSummary:
   metrics: Dict[str, float] = dataclasses.field(default_factory=dict)
   pushed_to: Optional[str] = None
   optimization: Optional[dict] = None  # the ModelOptimizer's report.json
+  distillation: Optional[dict] = None  # the Distiller's distillation.json
   mobile_pushed_to: Optional[str] = None
   # feature -> (distance, threshold) against the data accepted last; empty: not compared
   drift: Dict[str, Tuple[float, float]] = dataclasses.field(default_factory=dict)
@@ -93,6 +94,11 @@ def _drift(measurements_uri: str) -> Dict[str, Tuple[float, float]]:
           if info.drift_measurements}
 
 
+def _read_json(folder: str, name: str) -> dict:
+  with open(os.path.join(folder, name), encoding='utf-8') as f:
+    return json.load(f)
+
+
 def describe_failure(failure) -> str:
   """'accuracy: 0.3431, below the minimum 0.9000', or the change against the baseline."""
   name = failure.metric_key.name
@@ -152,8 +158,10 @@ def read_run(store, run: metadata_store_pb2.Context) -> RunSummary:
       summary.drift = _drift(outputs['drift_measurements'][0].uri)
     if 'report' in outputs:
       from components.model_optimizer.executor import REPORT_FILE
-      with open(os.path.join(outputs['report'][0].uri, REPORT_FILE), encoding='utf-8') as f:
-        summary.optimization = json.load(f)
+      summary.optimization = _read_json(outputs['report'][0].uri, REPORT_FILE)
+    if 'distillation' in outputs:
+      from components.distiller.executor import REPORT_FILE as DISTILLATION_FILE
+      summary.distillation = _read_json(outputs['distillation'][0].uri, DISTILLATION_FILE)
     if 'pushed_mobile_model' in outputs:
       properties = outputs['pushed_mobile_model'][0].custom_properties
       if properties['pushed'].int_value == 1:

@@ -69,11 +69,14 @@ def taxi_run(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def text_run(tmp_path_factory):
-  """The text family (Transformer encoder) on the IMDB sample, once, with the mobile stage on
-  to show which TensorFlow ops keep its tokenizer out of TFLite."""
+  """The text family (Transformer encoder) on the IMDB sample, once, distilled into a
+  smaller student, with the mobile stage on to show which TensorFlow ops keep its tokenizer
+  out of TFLite."""
   work = tmp_path_factory.mktemp('text')
   config = write_config(work / 'text.yaml', 'text', pipeline={'root': str(work / 'root')},
                         outputs={'serving_dir': str(work / 'serving')},
+                        distillation={'enabled': True, 'steps': 100,
+                                      'student_hparams': {'embed_dim': 16, 'ff_dim': 32}},
                         optimization={'enabled': True, 'variants': ['float32']})
   return forge_run(config)
 

@@ -33,3 +33,11 @@ def test_tflite_refusal_names_the_tokenizer_ops(text_run):
   for op in ('StringSplitV2', 'StaticRegexReplace', 'StringLower'):
     assert op in line
   assert 'Mobile: nothing pushed' in text_run.output
+
+
+def test_distilled_student_is_smaller_and_both_are_measured(text_run):
+  (line,) = [line for line in text_run.output.splitlines() if line.startswith('Distillation:')]
+  teacher, student = (int(part.split(' parameters')[0].rsplit(' ', 1)[1].replace(',', ''))
+                      for part in line.split(';'))
+  assert student < teacher
+  assert line.count('eval accuracy 0.') + line.count('eval accuracy 1.') == 2

@@ -30,32 +30,11 @@ from tfx.utils import path_utils
 
 from components.model_optimizer import compress, convert, measure
 from components.serving_pusher.warmup import raw_columns, read_examples
-from models.common import signatures
+from models.common import signatures, training
 from models.common.family import Family, load_family
 
 REPORT_FILE = 'report.json'
 progress = logging.getLogger('forge.progress')
-
-
-def _train_dataset(transformed_uri: str, tft_output, family: Family, batch_size: int):
-  """The transformed training split as (features, label) batches, for fine-tuning."""
-  files = tf.io.gfile.glob(f'{transformed_uri}/Split-train/*')
-  spec = tft_output.transformed_feature_spec()
-
-  def split_label(features):
-    label = features.pop(family.transformed_label_key)
-    return features, label
-
-  return (tf.data.TFRecordDataset(files, compression_type='GZIP')
-          .shuffle(10_000, seed=0).repeat().batch(batch_size)
-          .map(lambda rows: tf.io.parse_example(rows, spec)).map(split_label)
-          .prefetch(tf.data.AUTOTUNE))
-
-
-def _save(model: tf.keras.Model, artifact: types.Artifact, tft_output, family: Family) -> str:
-  path = path_utils.serving_model_dir(artifact.uri)
-  model.save(path, save_format='tf', signatures=signatures.build(model, tft_output, family))
-  return path
 
 
 class _EvalRows:
@@ -193,18 +172,20 @@ class Executor(base_executor.BaseExecutor):
     SavedModel directory of each."""
     single = artifact_utils.get_single_instance
     trained = tf.keras.models.load_model(model_dir)
-    train = _train_dataset(single(input_dict['transformed_examples']).uri, tft_output, family,
-                           batch_size)
+    train = training.transformed_split(single(input_dict['transformed_examples']).uri,
+                                      'train', tft_output, family, batch_size, repeat=True)
     progress.info('  ModelOptimizer prunes to %.0f%% sparsity (%d steps)',
                   settings['target_sparsity'] * 100, settings['prune_steps'])
     pruned = compress.prune(trained, family, train, settings['prune_steps'],
                             settings['target_sparsity'], settings['learning_rate'])
     report['sparsity'] = compress.kernel_sparsity(pruned)
-    sources = {'pruned': _save(pruned, single(output_dict['pruned_model']), tft_output, family)}
+    sources = {'pruned': training.save_for_serving(
+        pruned, single(output_dict['pruned_model']).uri, tft_output, family)}
     if 'pruned_qat_int8' in settings['variants']:
       progress.info('  ModelOptimizer trains quantization-aware (%d steps)',
                     settings['qat_steps'])
       quantized = compress.quantization_aware(pruned, family, train, settings['qat_steps'],
                                               settings['learning_rate'])
-      sources['qat'] = _save(quantized, single(output_dict['qat_model']), tft_output, family)
+      sources['qat'] = training.save_for_serving(
+          quantized, single(output_dict['qat_model']).uri, tft_output, family)
     return sources

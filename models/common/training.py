@@ -49,6 +49,33 @@ def dataset(fn_args, files, tf_transform_output, family: Family, batch_size: int
   return data.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
+def transformed_split(transformed_uri: str, split: str, tf_transform_output, family: Family,
+                      batch_size: int, repeat: bool):
+  """A split of Transform's output as (features, label) batches, read directly (outside the
+  Trainer, where no data accessor exists): fine-tuning, distillation, evaluation."""
+  files = tf.io.gfile.glob(f'{transformed_uri}/Split-{split}/*')
+  spec = tf_transform_output.transformed_feature_spec()
+
+  def split_label(features):
+    label = features.pop(family.transformed_label_key)
+    return features, label
+
+  rows = tf.data.TFRecordDataset(files, compression_type='GZIP')
+  rows = rows.shuffle(10_000, seed=0).repeat() if repeat else rows
+  return (rows.batch(batch_size).map(lambda batch: tf.io.parse_example(batch, spec))
+          .map(split_label).prefetch(tf.data.AUTOTUNE))
+
+
+def save_for_serving(model: tf.keras.Model, artifact_uri: str, tf_transform_output,
+                     family: Family) -> str:
+  """Saves a model as a Model artifact's SavedModel, with every serving signature."""
+  from tfx.utils import path_utils
+  path = path_utils.serving_model_dir(artifact_uri)
+  model.save(path, save_format='tf',
+             signatures=signatures.build(model, tf_transform_output, family))
+  return path
+
+
 def learning_rate(config: Dict, total_steps: int):
   """Constant or cosine decay, either after an optional linear warm-up."""
   warmup = min(config.get('warmup_steps', 0), total_steps - 1)

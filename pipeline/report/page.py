@@ -194,6 +194,14 @@ def _evaluation_section(summary: RunSummary, config: ForgeConfig) -> str:
   return _section('evaluation', 'Evaluation', body)
 
 
+def _distillation_table(distilled: dict) -> str:
+  return '<h3>Distillation (the TFLite variants start from the student)</h3>' + _table(
+      ['model', 'parameters', 'SavedModel KB', 'eval accuracy'],
+      [(role, distilled[role]['parameters'],
+        f'{distilled[role]["saved_model_bytes"] / 1024:.0f}',
+        f'{distilled[role]["accuracy"]:.4f}') for role in ('teacher', 'student')])
+
+
 def _optimization_section(summary: RunSummary) -> str:
   report = summary.optimization
   if report is None:
@@ -203,7 +211,8 @@ def _optimization_section(summary: RunSummary) -> str:
   header, *rows = table.rows(report)
   points = {name: (row['gzip_bytes'] / 1024, row['accuracy'])
             for name, row in report['variants'].items()}
-  body = (_table(header, rows)
+  body = (('' if summary.distillation is None else _distillation_table(summary.distillation))
+          + _table(header, rows)
           + ''.join(f'<p class="note">{_e(note)}</p>' for note in table.notes(report))
           + f'<p>Selected: {_e(report["selected"] or "none (no variant within budget)")}</p>'
           + (plots.size_vs_accuracy(points, report['savedmodel']['accuracy'],

@@ -1,0 +1,55 @@
+"""Knowledge distillation on the penguin run's Transform output and model: a smaller student
+has fewer parameters and an accuracy figure beside its teacher's; a student the size of its
+teacher lands within 2 points of it."""
+from pipeline import env  # noqa: F401  (before TensorFlow)
+
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components.distiller import distill as distillation
+from components.distiller.executor import distill
+from models.common.family import load_family
+from pipeline.summary import read_latest_run
+from tfx.utils import path_utils
+
+SETTINGS = {'temperature': 4.0, 'alpha': 0.1, 'steps': 300, 'learning_rate': 0.01}
+
+
+@pytest.fixture(scope='module')
+def penguin_artifacts(penguin_runs):
+  outputs = read_latest_run(penguin_runs[0].config.metadata_path).outputs
+  return (path_utils.serving_model_path(outputs['Trainer']['model'][0]),
+          tft.TFTransformOutput(outputs['Transform']['transform_graph'][0]),
+          outputs['Transform']['transformed_examples'][0], load_family('penguin'))
+
+
+def test_a_smaller_student_reports_both_models(penguin_artifacts):
+  teacher_dir, tft_output, examples, family = penguin_artifacts
+  student, report = distill(teacher_dir, tft_output, examples, family,
+                            {**SETTINGS, 'student_hparams': {'hidden_units': [4]}}, 32)
+  assert report['student']['parameters'] == student.count_params()
+  assert report['student']['parameters'] < report['teacher']['parameters']
+  assert 0.5 < report['teacher']['accuracy'] <= 1 and 0 <= report['student']['accuracy'] <= 1
+
+
+def test_a_student_like_its_teacher_matches_it(penguin_artifacts):
+  teacher_dir, tft_output, examples, family = penguin_artifacts
+  teacher = tf.keras.models.load_model(teacher_dir)
+  sizes = [layer.units for layer in teacher.layers
+           if isinstance(layer, tf.keras.layers.Dense) and layer.name != 'probabilities']
+  _, report = distill(teacher_dir, tft_output, examples, family,
+                      {**SETTINGS, 'student_hparams': {'hidden_units': sizes}}, 32)
+  assert report['student']['parameters'] == report['teacher']['parameters']
+  assert abs(report['student']['accuracy'] - report['teacher']['accuracy']) <= 0.02
+
+
+def test_soft_loss_is_zero_when_student_matches_teacher():
+  probabilities = tf.constant([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+  assert float(distillation.soft_loss(probabilities, probabilities, 4.0, False)) == (
+      pytest.approx(0.0, abs=1e-6))
+  other = tf.constant([[0.1, 0.2, 0.7], [0.8, 0.1, 0.1]])
+  assert float(distillation.soft_loss(probabilities, other, 4.0, False)) > 0.01
+  binary = tf.constant([[0.9], [0.2]])
+  assert float(distillation.soft_loss(binary, binary, 2.0, True)) < float(
+      distillation.soft_loss(binary, 1 - binary, 2.0, True))
