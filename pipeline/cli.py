@@ -110,6 +110,11 @@ def _print_run_summary(local_run) -> int:
           f'largest {feature} {distance:.3f} (threshold {threshold:g})')
   cached = len(summary.states) - len(summary.executed)
   print(f'Components executed: {len(summary.executed)}, from cache: {cached}')
+  if summary.privacy:
+    spent = summary.privacy
+    print(f'Differential privacy (DP-SGD): epsilon {spent["epsilon"]:.2f} at delta '
+          f'{spent["delta"]:.2g} (noise multiplier {spent["noise_multiplier"]:g}, '
+          f'{spent["steps"]} steps)')
   if summary.distillation is not None:
     print(f'Distillation: {describe_distillation(summary.distillation)}')
   if summary.optimization is not None:

@@ -107,6 +107,18 @@ class StrategySection(_Section):
     return self
 
 
+class PrivacySection(_Section):
+  """DP-SGD in the Trainer (tensorflow-privacy); the run reports the (epsilon, delta) spent."""
+  enabled: bool = False
+  noise_multiplier: float = Field(1.1, gt=0, description='Noise std / clipping norm; more '
+                                  'noise spends less epsilon.')
+  l2_norm_clip: float = Field(1.0, gt=0, description='Per-example gradient norm bound.')
+  microbatches: Optional[int] = Field(
+      None, ge=1, description='Gradient clipping groups per batch (default: one per example); '
+      'must divide training.batch_size.')
+  delta: Optional[float] = Field(None, gt=0, lt=1, description='Default 0.1 / training rows.')
+
+
 class TrainingSection(_Section):
   epochs: int = Field(10, ge=1)
   train_steps: int = Field(1000, ge=1, description='Total training steps over all epochs.')
@@ -120,6 +132,18 @@ class TrainingSection(_Section):
       None, ge=1, description='Stop after this many epochs without a better eval loss.')
   mixed_precision: Literal['none', 'mixed_float16', 'mixed_bfloat16'] = 'none'
   strategy: StrategySection = Field(default_factory=StrategySection)
+  privacy: PrivacySection = Field(default_factory=PrivacySection)
+
+  @model_validator(mode='after')
+  def _private_batches_split(self) -> 'TrainingSection':
+    microbatches = self.privacy.microbatches
+    if self.privacy.enabled and microbatches and self.batch_size % microbatches:
+      raise ValueError(f'training.privacy.microbatches ({microbatches}) must divide '
+                       f'training.batch_size ({self.batch_size})')
+    if self.privacy.enabled and self.clipnorm:
+      raise ValueError('training.clipnorm and training.privacy both clip gradients; DP-SGD '
+                       'clips per example (privacy.l2_norm_clip): remove clipnorm')
+    return self
 
   @model_validator(mode='after')
   def _steps_cover_epochs(self) -> 'TrainingSection':

@@ -29,6 +29,7 @@ class RunSummary:
   pushed_to: Optional[str] = None
   optimization: Optional[dict] = None  # the ModelOptimizer's report.json
   distillation: Optional[dict] = None  # the Distiller's distillation.json
+  privacy: Optional[dict] = None  # the (epsilon, delta) DP-SGD spent, from the Trainer
   mobile_pushed_to: Optional[str] = None
   # feature -> (distance, threshold) against the data accepted last; empty: not compared
   drift: Dict[str, Tuple[float, float]] = dataclasses.field(default_factory=dict)
@@ -159,6 +160,10 @@ def read_run(store, run: metadata_store_pb2.Context) -> RunSummary:
     if 'report' in outputs:
       from components.model_optimizer.executor import REPORT_FILE
       summary.optimization = _read_json(outputs['report'][0].uri, REPORT_FILE)
+    if 'model_run' in outputs:
+      history = os.path.join(outputs['model_run'][0].uri, 'history.json')
+      if os.path.isfile(history):
+        summary.privacy = _read_json(*os.path.split(history)).get('privacy')
     if 'distillation' in outputs:
       from components.distiller.executor import REPORT_FILE as DISTILLATION_FILE
       summary.distillation = _read_json(outputs['distillation'][0].uri, DISTILLATION_FILE)

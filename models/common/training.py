@@ -91,7 +91,8 @@ def learning_rate(config: Dict, total_steps: int):
 
 
 def build_model(family: Family, build_body: Callable, tf_transform_output, hparams: Dict,
-                rate, clipnorm: float | None = None) -> tf.keras.Model:
+                rate, clipnorm: float | None = None,
+                private: Dict | None = None) -> tf.keras.Model:
   """The family's body under a sigmoid (binary) or softmax (multi-class) head, compiled."""
   inputs = _input_layers(tf_transform_output, family)
   body = build_body(inputs, tf_transform_output, hparams)
@@ -103,20 +104,26 @@ def build_model(family: Family, build_body: Callable, tf_transform_output, hpara
     outputs = tf.keras.layers.Dense(len(family.class_names), activation='softmax',
                                     name='probabilities', dtype='float32')(body)
   model = tf.keras.Model(inputs, outputs)
-  return compile_model(model, family, rate, clipnorm)
+  return compile_model(model, family, rate, clipnorm, private)
 
 
 def compile_model(model: tf.keras.Model, family: Family, rate,
-                  clipnorm: float | None = None) -> tf.keras.Model:
-  """Adam with the family's loss: binary or sparse categorical cross-entropy."""
+                  clipnorm: float | None = None,
+                  private: Dict | None = None) -> tf.keras.Model:
+  """Adam with the family's loss: binary or sparse categorical cross-entropy. `private`
+  (training.privacy with a `batch_size`) makes it DP-SGD."""
   if family.is_binary:
     loss, metrics = 'binary_crossentropy', [tf.keras.metrics.BinaryAccuracy(name='accuracy'),
                                             tf.keras.metrics.AUC(name='auc')]
   else:
     loss = 'sparse_categorical_crossentropy'
     metrics = [tf.keras.metrics.SparseCategoricalAccuracy(name='accuracy')]
-  model.compile(optimizer=tf.keras.optimizers.Adam(rate, clipnorm=clipnorm), loss=loss,
-                metrics=metrics)
+  optimizer = tf.keras.optimizers.Adam(rate, clipnorm=clipnorm)
+  if private:
+    from models.common import privacy
+    optimizer = privacy.optimizer(private, private['batch_size'], rate)
+    loss = privacy.per_example_loss(family.is_binary)
+  model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
   return model
 
 
@@ -175,6 +182,24 @@ def _callbacks(fn_args, config: Dict, epochs: int):
   return callbacks
 
 
+def privacy_spent(private: Dict, train_files, steps: int) -> Dict:
+  """The (epsilon, delta) DP-SGD spent over `steps` batches of the training split."""
+  from models.common import privacy
+  files = [path for pattern in train_files for path in tf.io.gfile.glob(pattern)]
+  rows = int(tf.data.TFRecordDataset(files, compression_type='GZIP').reduce(
+      tf.constant(0, tf.int64), lambda count, _: count + 1))
+  delta = private.get('delta') or privacy.default_delta(rows)
+  spent = {'epsilon': privacy.epsilon(private['noise_multiplier'], private['batch_size'], steps,
+                                      rows, delta),
+           'delta': delta, 'noise_multiplier': private['noise_multiplier'],
+           'l2_norm_clip': private['l2_norm_clip'], 'steps': steps,
+           'batch_size': private['batch_size'], 'training_rows': rows}
+  progress.info('  Trainer DP-SGD spent epsilon %.2f at delta %.2g (noise multiplier %g, '
+                '%d steps of %d over %d rows)', spent['epsilon'], delta,
+                spent['noise_multiplier'], steps, spent['batch_size'], rows)
+  return spent
+
+
 def run(fn_args, family: Family, build_body: Callable, default_hparams: Dict,
         search_space: Callable) -> None:
   """TFX Trainer entry point body; `fn_args.custom_config` comes from the pipeline config."""
@@ -191,13 +216,17 @@ def run(fn_args, family: Family, build_body: Callable, default_hparams: Dict,
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
   train = dataset(fn_args, fn_args.train_files, tf_transform_output, family, global_batch)
   evaluation = dataset(fn_args, fn_args.eval_files, tf_transform_output, family, global_batch)
+  private = config.get('privacy', {})
+  private = {**private, 'batch_size': global_batch} if private.get('enabled') else None
   with strategy.scope():
     model = build_model(family, build_body, tf_transform_output, hparams,
                         learning_rate({**config, **hparams}, steps_per_epoch * epochs),
-                        config.get('clipnorm'))
+                        config.get('clipnorm'), private)
   history = model.fit(train, epochs=epochs, steps_per_epoch=steps_per_epoch,
                       validation_data=evaluation, validation_steps=fn_args.eval_steps,
                       verbose=0, callbacks=_callbacks(fn_args, config, epochs))
+  spent = (privacy_spent(private, fn_args.train_files,
+                         steps_per_epoch * len(history.history['loss'])) if private else None)
   # Every worker saves (saving is collective); only the chief's copy is the model.
   chief = strategies.is_chief()
   output_dir = fn_args.serving_model_dir if chief else tempfile.mkdtemp()
@@ -206,8 +235,8 @@ def run(fn_args, family: Family, build_body: Callable, default_hparams: Dict,
   if chief:
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, 'history.json'), 'w') as out:
       json.dump({'hparams': hparams, 'strategy': strategies.describe(strategy),
-                 'replicas': strategy.num_replicas_in_sync, 'epochs': history.history}, out,
-                indent=1)
+                 'replicas': strategy.num_replicas_in_sync, 'epochs': history.history,
+                 'privacy': spent}, out, indent=1)
   else:
     tf.io.gfile.rmtree(output_dir)
 

@@ -133,7 +133,13 @@ def _training_section(summary: RunSummary) -> str:
     history = json.load(f)
   epochs = history['epochs']
   final = [(name, f'{values[-1]:.4f}') for name, values in epochs.items()]
-  body = (f'<p>Strategy: {_e(history["strategy"])}; hyperparameters: '
+  spent = history.get('privacy')
+  private = ('' if not spent else
+             f'<p>Differentially private (DP-SGD): epsilon {spent["epsilon"]:.2f} at delta '
+             f'{spent["delta"]:.2g}; noise multiplier {spent["noise_multiplier"]:g}, clipping '
+             f'norm {spent["l2_norm_clip"]:g}, {spent["steps"]} steps of {spent["batch_size"]} '
+             f'over {spent["training_rows"]} rows.</p>')
+  body = private + (f'<p>Strategy: {_e(history["strategy"])}; hyperparameters: '
           f'{_e(json.dumps(history["hparams"]))}; {len(next(iter(epochs.values())))} epochs. '
           f'TensorBoard logs: {_e(run_dir)}</p>'
           + plots.curves(epochs, alt='training curves') + _table(['last epoch', 'value'], final))
