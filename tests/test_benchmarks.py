@@ -40,3 +40,14 @@ def test_compression_benchmark_prints_the_table_and_targets():
                 '--prune-steps', '50', '--qat-steps', '20')
   assert '== digits: forge run exit' in output
   assert 'pruned_qat_int8' in output and 'int8 file size, float32/int8' in output
+
+
+def test_text_benchmark_measures_teacher_student_and_int8(tmp_path):
+  from pipeline import datasets
+  imdb = datasets.resolve('imdb', None, 'csv', tmp_path)
+  output = _run('benchmarks/text.py', '--data', str(imdb.input_base / imdb.pattern),
+                '--train-steps', '20', '--distill-steps', '20', '--work-dir', str(tmp_path / 'w'))
+  assert '100 texts' in output
+  for model in ('Transformer (teacher)', 'distilled student', 'int8 student (TFLite)'):
+    assert model in output
+  assert 'target: Transformer accuracy >= 0.97' in output

@@ -3,9 +3,10 @@ a report comparing them out. No TFX component distils; this one is written here.
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
-from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from tfx.types.component_spec import ChannelParameter, ComponentSpec
 
 from components.distiller import executor
+from components.model_optimizer.component import FINE_TUNING_INPUTS, FINE_TUNING_PARAMETERS
 
 
 class DistillationReport(types.Artifact):
@@ -14,16 +15,8 @@ class DistillationReport(types.Artifact):
 
 
 class DistillerSpec(ComponentSpec):
-  PARAMETERS = {
-      'family': ExecutionParameter(type=str),
-      'settings': ExecutionParameter(type=str),  # JSON of the config's distillation section
-      'batch_size': ExecutionParameter(type=int),
-  }
-  INPUTS = {
-      'model': ChannelParameter(type=standard_artifacts.Model),
-      'transform_graph': ChannelParameter(type=standard_artifacts.TransformGraph),
-      'transformed_examples': ChannelParameter(type=standard_artifacts.Examples),
-  }
+  PARAMETERS = FINE_TUNING_PARAMETERS
+  INPUTS = FINE_TUNING_INPUTS
   OUTPUTS = {
       'student_model': ChannelParameter(type=standard_artifacts.Model),
       'distillation': ChannelParameter(type=DistillationReport),

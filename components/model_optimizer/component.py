@@ -18,16 +18,23 @@ class OptimizationReport(types.Artifact):
   TYPE_NAME = 'forge.OptimizationReport'
 
 
+# What a component that trains further from the Trainer's model takes (the Distiller too).
+FINE_TUNING_PARAMETERS = {
+    'family': ExecutionParameter(type=str),
+    'settings': ExecutionParameter(type=str),  # JSON of the component's config section
+    'batch_size': ExecutionParameter(type=int),
+}
+FINE_TUNING_INPUTS = {
+    'model': ChannelParameter(type=standard_artifacts.Model),
+    'transform_graph': ChannelParameter(type=standard_artifacts.TransformGraph),
+    'transformed_examples': ChannelParameter(type=standard_artifacts.Examples),
+}
+
+
 class ModelOptimizerSpec(ComponentSpec):
-  PARAMETERS = {
-      'family': ExecutionParameter(type=str),
-      'settings': ExecutionParameter(type=str),  # JSON of the config's optimization section
-      'batch_size': ExecutionParameter(type=int),
-  }
+  PARAMETERS = FINE_TUNING_PARAMETERS
   INPUTS = {
-      'model': ChannelParameter(type=standard_artifacts.Model),
-      'transform_graph': ChannelParameter(type=standard_artifacts.TransformGraph),
-      'transformed_examples': ChannelParameter(type=standard_artifacts.Examples),
+      **FINE_TUNING_INPUTS,
       'examples': ChannelParameter(type=standard_artifacts.Examples),
   }
   OUTPUTS = {
