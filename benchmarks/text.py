@@ -56,13 +56,13 @@ def scores(labels: np.ndarray, probabilities: np.ndarray) -> dict:
   return {'accuracy': float(np.mean(predicted == labels)), 'f1': f1(labels, predicted)}
 
 
-def int8_tflite(student, train_ids: np.ndarray, key: str) -> bytes:
+def int8_tflite(student, train_ids: np.ndarray) -> bytes:
   """The student with int8 weights and activations (calibrated on training texts), float
   where an op has no int8 kernel."""
   import tensorflow as tf
   converter = tf.lite.TFLiteConverter.from_keras_model(student)
   converter.optimizations = [tf.lite.Optimize.DEFAULT]
-  converter.representative_dataset = lambda: ([{key: row[None]}] for row in train_ids[:200])
+  converter.representative_dataset = lambda: ([row[None]] for row in train_ids[:200])
   return converter.convert()
 
 
@@ -105,7 +105,7 @@ def measure(root: Path, batch_size: int) -> list:
     probabilities = model.predict({key: eval_ids}, verbose=0)
     rows.append((role, model.count_params(), directory_kb(Path(path)),
                  scores(labels, probabilities)))
-  tflite = int8_tflite(model, split('train')[0], key)
+  tflite = int8_tflite(model, split('train')[0])
   rows.append(('int8 student (TFLite)', rows[-1][1], len(tflite) / 1024,
                scores(labels, tflite_probabilities(tflite, eval_ids))))
   return rows, len(labels)
