@@ -13,3 +13,5 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 os.environ.setdefault('GRPC_VERBOSITY', 'ERROR')
 # Google client libraries warn about Python 3.10 on every import.
 warnings.filterwarnings('ignore', category=FutureWarning)
+# tensorflow-hub's import of pkg_resources (setuptools pinned below 81 for it).
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
