@@ -121,7 +121,11 @@ def main() -> int:
   parser.add_argument('--train-steps', type=int, default=1000)
   parser.add_argument('--distill-steps', type=int, default=1000)
   parser.add_argument('--work-dir', type=Path, help='default: a temporary directory')
+  parser.add_argument('--measure-root', type=Path,
+                      help='skip the run: measure the text pipeline root of an earlier one')
   args = parser.parse_args()
+  if args.measure_root:
+    return report(args.measure_root)
   work = args.work_dir or Path(tempfile.mkdtemp(prefix='forge-text-'))
   work.mkdir(parents=True, exist_ok=True)
   count = write_csv(args.data, work / 'corpus.csv', args.limit)
@@ -142,7 +146,11 @@ def main() -> int:
   if run.returncode not in (0, 4, 6):  # blessed or not, the models exist
     print(run.output[-3000:])
     return 1
-  rows, eval_count = measure(work / 'root', 64)
+  return report(work / 'root')
+
+
+def report(root: Path) -> int:
+  rows, eval_count = measure(root, 64)
   print(f'\neval split: {eval_count} texts')
   print(f'{"model":24} {"parameters":>10} {"size KB":>9} {"accuracy":>9} {"F1":>7}')
   for role, parameters, size, figures in rows:

@@ -42,12 +42,19 @@ def test_compression_benchmark_prints_the_table_and_targets():
   assert 'pruned_qat_int8' in output and 'int8 file size, float32/int8' in output
 
 
-def test_text_benchmark_measures_teacher_student_and_int8(tmp_path):
-  from pipeline import datasets
-  imdb = datasets.resolve('imdb', None, 'csv', tmp_path)
-  output = _run('benchmarks/text.py', '--data', str(imdb.input_base / imdb.pattern),
-                '--train-steps', '20', '--distill-steps', '20', '--work-dir', str(tmp_path / 'w'))
-  assert '100 texts' in output
+def test_text_benchmark_measures_teacher_student_and_int8(text_run, tmp_path):
+  """On the text test run's models (running the pipeline again would add minutes)."""
+  output = _run('benchmarks/text.py', '--measure-root', str(text_run.config.pipeline.root))
   for model in ('Transformer (teacher)', 'distilled student', 'int8 student (TFLite)'):
     assert model in output
   assert 'target: Transformer accuracy >= 0.97' in output
+
+
+def test_text_benchmark_reads_the_sms_spam_format(tmp_path):
+  sys.path.insert(0, str(PROJECT_DIR))
+  from benchmarks.text import write_csv
+  corpus = tmp_path / 'SMSSpamCollection'
+  corpus.write_text('Label\tSMS\nham\tSee you at 8, ok?\nspam\tWIN a prize, text 8000 now\n')
+  assert write_csv(corpus, tmp_path / 'out.csv', None) == 2
+  assert (tmp_path / 'out.csv').read_text().splitlines() == [
+      'text,label', '"See you at 8, ok?",0', '"WIN a prize, text 8000 now",1']
