@@ -44,7 +44,10 @@ def eval_config(family: Family, gates: GatesSection) -> tfma.EvalConfig:
   for metric in sorted(set(reported) | set(gates.metrics)):
     config = tfma.MetricConfig(class_name=metric_class(metric, family))
     if metric in gates.metrics:
-      config.threshold.CopyFrom(_threshold(gates.metrics[metric]))
+      # On the overall slice only: a plain `threshold` would gate every reported slice too
+      # (AUC is 0 on a slice holding one class).
+      config.per_slice_thresholds.add(slicing_specs=[tfma.SlicingSpec()]).threshold.CopyFrom(
+          _threshold(gates.metrics[metric]))
     metrics.append(config)
   return tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(
