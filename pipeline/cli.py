@@ -187,9 +187,12 @@ def _run(args, config) -> int:
 
 
 def _write_report(config, run_id: str, error: Optional[str]) -> None:
+  import time
   from pipeline.report import page
+  started = time.monotonic()
   try:
-    print(f'Report: {page.write(config, run_id, error)}')
+    path = page.write(config, run_id, error)
+    print(f'Report: {path} ({time.monotonic() - started:.1f} s)')
   except Exception as err:  # noqa: BLE001  (the run's outcome stands without its report)
     print(f'Report not written: {err!r}', file=sys.stderr)
 

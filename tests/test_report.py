@@ -42,7 +42,7 @@ class _Page(html.parser.HTMLParser):
 
 def _report_of(run) -> Path:
   (line,) = [line for line in run.output.splitlines() if line.startswith('Report: ')]
-  return Path(line[len('Report: '):])
+  return Path(line[len('Report: '):].rsplit(' (', 1)[0])
 
 
 def _parse(path: Path) -> tuple:

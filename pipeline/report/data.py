@@ -68,10 +68,10 @@ def read_schema(uri: str) -> schema_pb2.Schema:
 def describe_feature(feature: schema_pb2.Feature, schema: schema_pb2.Schema) -> Dict[str, str]:
   """A schema feature as the report's columns: type, presence, domain, drift threshold."""
   domain = ''
-  if feature.HasField('int_domain'):
-    domain = f'[{feature.int_domain.min}, {feature.int_domain.max}]'
-  elif feature.HasField('float_domain'):
-    domain = f'[{feature.float_domain.min:g}, {feature.float_domain.max:g}]'
+  if feature.HasField('int_domain') or feature.HasField('float_domain'):
+    bounds = feature.int_domain if feature.HasField('int_domain') else feature.float_domain
+    domain = ', '.join([f'>= {bounds.min:g}'] * bounds.HasField('min')
+                       + [f'<= {bounds.max:g}'] * bounds.HasField('max'))
   elif feature.domain:
     values = next((d.value for d in schema.string_domain if d.name == feature.domain), [])
     domain = ', '.join(values)
@@ -82,7 +82,7 @@ def describe_feature(feature: schema_pb2.Feature, schema: schema_pb2.Schema) -> 
            if comparator.HasField('jensen_shannon_divergence') else '')
   return {'type': schema_pb2.FeatureType.Name(feature.type),
           'presence': f'{feature.presence.min_fraction:.0%}'
-                      if feature.HasField('presence') else '',
+                      if feature.presence.HasField('min_fraction') else '',
           'domain': domain, 'drift threshold': drift,
           'not in': ', '.join(feature.not_in_environment)}
 
