@@ -31,7 +31,9 @@ def test_dp_sgd_trains_the_penguin_model_and_reports_what_it_spent(penguin_runs)
               'batch_size': 32}
   model = training.build_model(family, penguin_model.build_body, tft_output,
                                penguin_model.DEFAULT_HPARAMS, 0.01, private=settings)
-  assert isinstance(model.optimizer, privacy.DPKerasAdamOptimizer)
+  from tensorflow_privacy.privacy.optimizers.dp_optimizer_keras import GenericDPAdamOptimizer
+  assert isinstance(model.optimizer, GenericDPAdamOptimizer)  # DP-SGD: clipped, noised
+  assert model.optimizer._num_microbatches == 32  # one per example by default
   examples = outputs['Transform']['transformed_examples'][0]
   train = training.transformed_split(examples, 'train', tft_output, family, 32, repeat=True)
   history = model.fit(train, steps_per_epoch=100, epochs=1, verbose=0).history
