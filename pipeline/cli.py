@@ -336,11 +336,11 @@ def _rollback(args, config) -> int:
 
 
 def _predict(args, config) -> int:
-  from tfx.utils import io_utils
+  from components.validation_gate.drift import read_schema
   from pipeline import predict
   from pipeline.summary import latest_schema_uri
   from models.common.family import load_family
-  schema = io_utils.SchemaReader().read(f'{latest_schema_uri(config.metadata_path)}/schema.pbtxt')
+  schema = read_schema(latest_schema_uri(config.metadata_path))
   specs = predict.raw_specs(schema, load_family(config.model.family).label_key)
   try:
     examples = predict.examples_from_csv(args.csv, specs)

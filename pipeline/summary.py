@@ -13,6 +13,7 @@ import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
+HISTORY_FILE = 'history.json'  # written by models/common/training.py beside TensorBoard's logs
 # Input resolution, not work: it "runs" on every run and has no cache.
 _RESOLVER_TYPE = 'tfx.dsl.components.common.resolver.Resolver'
 _STATE_NAMES = {value: name.lower() for name, value in
@@ -29,7 +30,7 @@ class RunSummary:
   pushed_to: Optional[str] = None
   optimization: Optional[dict] = None  # the ModelOptimizer's report.json
   distillation: Optional[dict] = None  # the Distiller's distillation.json
-  privacy: Optional[dict] = None  # the (epsilon, delta) DP-SGD spent, from the Trainer
+  training_history: Optional[dict] = None  # the Trainer's history.json
   mobile_pushed_to: Optional[str] = None
   # feature -> (distance, threshold) against the data accepted last; empty: not compared
   drift: Dict[str, Tuple[float, float]] = dataclasses.field(default_factory=dict)
@@ -37,6 +38,11 @@ class RunSummary:
   started: float = 0.0  # seconds since the epoch
   # node id -> output key -> artifact URIs, for the run report
   outputs: Dict[str, Dict[str, List[str]]] = dataclasses.field(default_factory=dict)
+
+  @property
+  def privacy(self) -> Optional[dict]:
+    """The (epsilon, delta) DP-SGD spent, when the Trainer trained privately."""
+    return (self.training_history or {}).get('privacy')
 
   @property
   def executed(self) -> List[str]:
@@ -161,9 +167,9 @@ def read_run(store, run: metadata_store_pb2.Context) -> RunSummary:
       from components.model_optimizer.executor import REPORT_FILE
       summary.optimization = _read_json(outputs['report'][0].uri, REPORT_FILE)
     if 'model_run' in outputs:
-      history = os.path.join(outputs['model_run'][0].uri, 'history.json')
-      if os.path.isfile(history):
-        summary.privacy = _read_json(*os.path.split(history)).get('privacy')
+      run_dir = outputs['model_run'][0].uri
+      if os.path.isfile(os.path.join(run_dir, HISTORY_FILE)):
+        summary.training_history = _read_json(run_dir, HISTORY_FILE)
     if 'distillation' in outputs:
       from components.distiller.executor import REPORT_FILE as DISTILLATION_FILE
       summary.distillation = _read_json(outputs['distillation'][0].uri, DISTILLATION_FILE)

@@ -24,7 +24,7 @@ def DataValidationGate(  # pylint: disable=invalid-name
   pipeline's first run, or when the schema sets no drift comparator)."""
   executor.check(anomalies.uri, artifact_utils.decode_split_names(anomalies.split_names),
                  data_location, schema_location)
-  schema_proto = drift.read_schema(schema)
+  schema_proto = drift.read_schema(schema.uri)
   if baseline_statistics is None or not drift.has_comparators(schema_proto):
     drift.write(anomalies_pb2.Anomalies(), drift_measurements)
     return

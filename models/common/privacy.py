@@ -14,11 +14,13 @@ from tensorflow_privacy.privacy.optimizers.dp_optimizer_keras import (  # noqa: 
     DPKerasAdamOptimizer)
 
 
-def optimizer(settings: dict, batch_size: int, rate) -> tf.keras.optimizers.Optimizer:
-  """Adam with DP-SGD; `microbatches` (default: one per example) must divide the batch."""
+def optimizer(settings: dict, rate) -> tf.keras.optimizers.Optimizer:
+  """Adam with DP-SGD; `microbatches` (default: one per example of settings['batch_size'])
+  must divide the batch."""
   return DPKerasAdamOptimizer(
       l2_norm_clip=settings['l2_norm_clip'], noise_multiplier=settings['noise_multiplier'],
-      num_microbatches=settings.get('microbatches') or batch_size, learning_rate=rate)
+      num_microbatches=settings.get('microbatches') or settings['batch_size'],
+      learning_rate=rate)
 
 
 def per_example_loss(binary: bool) -> tf.keras.losses.Loss:

@@ -121,7 +121,7 @@ def compile_model(model: tf.keras.Model, family: Family, rate,
   optimizer = tf.keras.optimizers.Adam(rate, clipnorm=clipnorm)
   if private:
     from models.common import privacy
-    optimizer = privacy.optimizer(private, private['batch_size'], rate)
+    optimizer = privacy.optimizer(private, rate)
     loss = privacy.per_example_loss(family.is_binary)
   model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
   return model

@@ -8,7 +8,6 @@ from typing import Dict, List, Optional, Tuple
 
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
-from tfx.utils import io_utils
 
 _STANDARD = statistics_pb2.Histogram.STANDARD
 
@@ -23,11 +22,16 @@ class FeatureStats:
   buckets: Tuple[List[str], List[float]]  # histogram labels and counts
 
 
+def split_names(uri: str) -> List[str]:
+  """The splits of an artifact with Split-<name> folders (statistics, anomalies)."""
+  return sorted(name[len('Split-'):] for name in os.listdir(uri) if name.startswith('Split-'))
+
+
 def split_statistics(uri: str) -> Dict[str, statistics_pb2.DatasetFeatureStatistics]:
   """Split name -> statistics of a StatisticsGen artifact."""
-  splits = sorted(name[len('Split-'):] for name in os.listdir(uri) if name.startswith('Split-'))
   return {split: tfdv.load_stats_binary(
-      os.path.join(uri, f'Split-{split}', 'FeatureStats.pb')).datasets[0] for split in splits}
+      os.path.join(uri, f'Split-{split}', 'FeatureStats.pb')).datasets[0]
+          for split in split_names(uri)}
 
 
 def _numeric(feature, rows: int) -> FeatureStats:
@@ -59,10 +63,6 @@ def features(dataset: statistics_pb2.DatasetFeatureStatistics) -> List[FeatureSt
   return [(_numeric if feature.HasField('num_stats') else _categorical)(feature, rows)
           for feature in sorted(dataset.features, key=lambda f: f.path.step[:])
           if feature.HasField('num_stats') or feature.HasField('string_stats')]
-
-
-def read_schema(uri: str) -> schema_pb2.Schema:
-  return io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(uri))
 
 
 def describe_feature(feature: schema_pb2.Feature, schema: schema_pb2.Schema) -> Dict[str, str]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime
 import html
 import json
-import os
 import re
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
 import tensorflow_model_analysis as tfma
 
+from components.validation_gate.drift import read_schema
 from pipeline.config import ForgeConfig
 from pipeline.report import data, plots
 from pipeline.summary import RunSummary, open_store, read_run
@@ -67,11 +67,9 @@ def _schema_uri(summary: RunSummary) -> Optional[str]:
   return _first(summary, 'ImportSchemaGen', 'schema') or _first(summary, 'SchemaGen', 'schema')
 
 
-def _data_section(summary: RunSummary) -> str:
-  uri = _statistics_uri(summary)
-  if uri is None:
+def _data_section(splits: Optional[Dict[str, object]]) -> str:
+  if splits is None:
     return _section('data', 'Data', '<p class="note">No statistics: the run stopped first.</p>')
-  splits = data.split_statistics(uri)
   body = _table(['split', 'rows'], [(s, d.num_examples) for s, d in splits.items()])
   for split, dataset in splits.items():
     rows = [(f.name, f.type, f'{f.missing:.1%}', f.summary,
@@ -85,35 +83,35 @@ def _data_section(summary: RunSummary) -> str:
 def _schema_section(summary: RunSummary, schema_location: str) -> str:
   from components.validation_gate.executor import describe_anomalies
   anomalies_uri = _first(summary, 'ExampleValidator', 'anomalies')
-  splits = (sorted(n[len('Split-'):] for n in os.listdir(anomalies_uri) if n.startswith('Split-'))
-            if anomalies_uri else [])
-  problems = describe_anomalies(anomalies_uri, splits) if anomalies_uri else []
+  problems = (describe_anomalies(anomalies_uri, data.split_names(anomalies_uri))
+              if anomalies_uri else [])
   body = ('<p class="bad">Anomalies:</p><ul>' + ''.join(f'<li>{_e(p)}</li>' for p in problems)
           + '</ul>' if problems else
           '<p class="ok">No anomalies</p>' if anomalies_uri else
           '<p class="note">ExampleValidator did not run.</p>')
   schema_uri = _schema_uri(summary)
   if schema_uri:
-    schema = data.read_schema(schema_uri)
+    schema = read_schema(schema_uri)
     described = [(f.name, *data.describe_feature(f, schema).values()) for f in schema.feature]
     body += f'<p>Schema in use: {_e(schema_location)}</p>' + _table(
         ['feature', 'type', 'presence', 'domain', 'drift threshold', 'not in'], described)
   return _section('schema', 'Anomalies and schema', body)
 
 
-def _changes_section(summary: RunSummary, previous: Optional[RunSummary]) -> str:
+def _changes_section(summary: RunSummary, statistics: Optional[Dict[str, object]],
+                     previous: Optional[RunSummary]) -> str:
   if previous is None or _statistics_uri(previous) is None:
     return _section('changes', 'Changes since the previous run',
                     '<p class="note">No previous run with data to compare.</p>')
   body = f'<p>Previous run: {_e(previous.run_id)}</p>'
   schema_now, schema_before = _schema_uri(summary), _schema_uri(previous)
   if schema_now and schema_before:
-    changes = data.schema_changes(data.read_schema(schema_before), data.read_schema(schema_now))
+    changes = data.schema_changes(read_schema(schema_before), read_schema(schema_now))
     body += ('<h3>Schema</h3><ul>' + ''.join(f'<li>{_e(c)}</li>' for c in changes) + '</ul>'
              if changes else '<p>Schema: unchanged.</p>')
-  if _statistics_uri(summary):
+  if statistics is not None:
     changed = data.statistics_changes(data.split_statistics(_statistics_uri(previous)),
-                                      data.split_statistics(_statistics_uri(summary)))
+                                      statistics)
     body += ('<h3>Statistics</h3>' + _table(['what', 'before', 'now'], changed) if changed
              else '<p>Statistics: unchanged.</p>')
   if summary.drift:
@@ -125,15 +123,13 @@ def _changes_section(summary: RunSummary, previous: Optional[RunSummary]) -> str
 
 
 def _training_section(summary: RunSummary) -> str:
-  run_dir = _first(summary, 'Trainer', 'model_run')
-  history_path = run_dir and os.path.join(run_dir, 'history.json')
-  if not history_path or not os.path.isfile(history_path):
+  history = summary.training_history
+  if history is None:
     return _section('training', 'Training', '<p class="note">The Trainer did not run.</p>')
-  with open(history_path, encoding='utf-8') as f:
-    history = json.load(f)
+  run_dir = _first(summary, 'Trainer', 'model_run')
   epochs = history['epochs']
   final = [(name, f'{values[-1]:.4f}') for name, values in epochs.items()]
-  spent = history.get('privacy')
+  spent = summary.privacy
   private = ('' if not spent else
              f'<p>Differentially private (DP-SGD): epsilon {spent["epsilon"]:.2f} at delta '
              f'{spent["delta"]:.2g}; noise multiplier {spent["noise_multiplier"]:g}, clipping '
@@ -249,10 +245,12 @@ def render(config: ForgeConfig, summary: RunSummary, previous: Optional[RunSumma
   verdict = ('<p class="bad">Failed: ' + _e(error) + '</p>' if error else
              '<p class="ok">Blessed</p>' if summary.blessed else
              '<p class="bad">Not blessed</p>')
+  statistics_uri = _statistics_uri(summary)
+  statistics = data.split_statistics(statistics_uri) if statistics_uri else None
   sections = [
-      _data_section(summary),
+      _data_section(statistics),
       _schema_section(summary, str(schema) if schema else 'inferred by SchemaGen'),
-      _changes_section(summary, previous),
+      _changes_section(summary, statistics, previous),
       _training_section(summary),
       _evaluation_section(summary, config),
       _optimization_section(summary),
