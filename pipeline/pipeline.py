@@ -22,7 +22,7 @@ from components.mobile_pusher.component import MobilePusher
 from components.model_optimizer.component import ModelOptimizer
 from components.serving_pusher.component import ServingPusher
 from components.validation_gate.component import DataValidationGate
-from models.common.family import load_family
+from models.common.family import Family, load_family
 from pipeline import datasets
 from pipeline.config import TFLITE_VARIANTS, ForgeConfig
 from pipeline.evaluation import eval_config
@@ -97,8 +97,8 @@ def _example_gen(deployment: Deployment, eval_fraction: float):
                    output_config=splits)
 
 
-def _mobile_components(config: ForgeConfig, deployment: Deployment, example_gen, transform,
-                       trainer, evaluator) -> list:
+def _mobile_components(config: ForgeConfig, deployment: Deployment, family: Family,
+                       example_gen, transform, trainer, evaluator) -> list:
   """[Distiller,] ModelOptimizer (prune, QAT, TFLite variants, measured) and the push of the
   selected variant once the Evaluator has blessed the model. With distillation, the
   optimizer starts from the student."""
@@ -108,11 +108,12 @@ def _mobile_components(config: ForgeConfig, deployment: Deployment, example_gen,
         model=trainer.outputs['model'],
         transform_graph=transform.outputs['transform_graph'],
         transformed_examples=transform.outputs['transformed_examples'],
-        family=config.model.family,
-        settings=json.dumps(config.distillation.model_dump(exclude={'enabled'}),
-                            sort_keys=True),
+        family=family.name,
+        settings=json.dumps({**config.distillation.model_dump(exclude={'enabled'}),
+                             'code_fingerprint': family.code_fingerprint}, sort_keys=True),
         batch_size=config.training.batch_size))
-  settings = config.optimization.model_dump(exclude={'enabled'})
+  settings = {**config.optimization.model_dump(exclude={'enabled'}),
+              'code_fingerprint': family.code_fingerprint}
   # Trained-model variants first: a graph TFLite cannot take fails before any fine-tuning.
   settings['variants'] = sorted(set(settings['variants']), key=TFLITE_VARIANTS.index)
   optimizer = ModelOptimizer(
@@ -120,7 +121,7 @@ def _mobile_components(config: ForgeConfig, deployment: Deployment, example_gen,
       transform_graph=transform.outputs['transform_graph'],
       transformed_examples=transform.outputs['transformed_examples'],
       examples=example_gen.outputs['examples'],
-      family=config.model.family,
+      family=family.name,
       settings=json.dumps(settings, sort_keys=True),
       batch_size=config.training.batch_size)
   mobile_pusher = MobilePusher(
@@ -164,6 +165,7 @@ def create_pipeline(config: ForgeConfig,
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
       preprocessing_fn=family.preprocessing_fn,
+      custom_config={'code_fingerprint': family.code_fingerprint},
       # Pre/post-transform statistics double Transform's time; StatisticsGen has them.
       disable_statistics=True)
   leakage_check = LeakageCheck(
@@ -177,6 +179,7 @@ def create_pipeline(config: ForgeConfig,
       'hparams': config.model.hparams,
       # Checkpoints for BackupAndRestore, stable across re-runs of the same inputs.
       'backup_root': f'{deployment.pipeline_root}/Trainer/backups',
+      'code_fingerprint': family.code_fingerprint,
   }
   tuning_components = []
   if config.tuning.enabled:
@@ -220,8 +223,8 @@ def create_pipeline(config: ForgeConfig,
       serving_dir=deployment.serving_dir,
       model_name=config.model_name,
       label_key=family.label_key).with_id('Pusher')
-  mobile_components = (_mobile_components(config, deployment, example_gen, transform, trainer,
-                                          evaluator) if config.optimization.enabled else [])
+  mobile_components = (_mobile_components(config, deployment, family, example_gen, transform,
+                                          trainer, evaluator) if config.optimization.enabled else [])
   return tfx.dsl.Pipeline(
       pipeline_name=config.pipeline.name,
       pipeline_root=deployment.pipeline_root,

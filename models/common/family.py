@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
+from pathlib import Path
 from typing import Tuple
+
+MODELS_DIR = Path(__file__).resolve().parent.parent
 
 
 def transformed_name(key: str) -> str:
@@ -45,6 +49,19 @@ class Family:
   @property
   def tuner_fn(self) -> str:
     return f'models.{self.name}.model.tuner_fn'
+
+  @property
+  def code_fingerprint(self) -> str:
+    """A digest of the family's and models/common's source. TFX keys its cache by the
+    dotted function paths above, not by what the functions do: passed to every component
+    that runs this code, it makes an edited preprocessing or model re-run instead of
+    reusing artifacts the old code made."""
+    digest = hashlib.sha256()
+    for folder in (MODELS_DIR / self.name, MODELS_DIR / 'common'):
+      for source in sorted(folder.rglob('*.py')):
+        digest.update(str(source.relative_to(MODELS_DIR)).encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def load_family(name: str) -> Family:
