@@ -10,16 +10,20 @@ import json
 from pathlib import Path
 from typing import List, Optional, Type, Union
 
-import tfx.v1 as tfx
-from tfx.orchestration import data_types
-from tfx.types import standard_artifacts
+# Not tfx.v1: it imports Google Cloud's AI Platform SDK, 8 s of every run's start-up.
+from tfx.components import (CsvExampleGen, Evaluator, ExampleValidator, ImportExampleGen,
+                            SchemaGen, StatisticsGen, Trainer, Transform, Tuner)
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.orchestration import data_types, metadata
+from tfx.orchestration.pipeline import Pipeline
+from tfx.proto import example_gen_pb2
+from tfx.types import Channel, standard_artifacts
 
 from components.baseline_resolver.accepted_statistics import LatestAcceptedStatisticsStrategy
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
-from components.distiller.component import Distiller
 from components.leakage_check.component import LeakageCheck
 from components.mobile_pusher.component import MobilePusher
-from components.model_optimizer.component import ModelOptimizer
 from components.serving_pusher.component import ServingPusher
 from components.validation_gate.component import DataValidationGate
 from models.common.family import Family, load_family
@@ -61,6 +65,17 @@ def curated_schema(config: ForgeConfig) -> Path | None:
   return candidate if dataset and candidate.is_file() else None
 
 
+def local_beam_args(args: List[str]) -> List[str]:
+  """Beam arguments for a run on this machine. Unless a dependency flag is set, TFX builds
+  a source package of itself for remote Beam workers before each Beam component (1.3 s
+  each, measured); the DirectRunner's workers use this environment and never read it, so
+  one is set for it. Another runner gets the arguments as written."""
+  runners = [arg.split('=', 1)[-1] for arg in args if arg.startswith('--runner')]
+  if runners and runners[-1] not in ('DirectRunner', 'direct'):
+    return list(args)
+  return [*args, '--sdk_container_image=unused-by-the-DirectRunner']
+
+
 def local_deployment(config: ForgeConfig) -> Deployment:
   """This machine: LocalDagRunner, Beam's DirectRunner, ML Metadata in sqlite."""
   root = config.pipeline.root.resolve()
@@ -76,23 +91,23 @@ def local_deployment(config: ForgeConfig) -> Deployment:
       schema_file=str(schema_file) if schema_file else None,
       serving_dir=str(config.outputs.serving_dir.resolve()),
       mobile_dir=str(config.outputs.mobile_path.resolve()),
-      beam_args=config.beam.args,
+      beam_args=local_beam_args(config.beam.args),
       train_args={'num_steps': config.training.train_steps},
       metadata_connection_config=(
-          tfx.orchestration.metadata.sqlite_metadata_connection_config(
+          metadata.sqlite_metadata_connection_config(
               str(config.metadata_path.resolve()))))
 
 
 def _example_gen(deployment: Deployment, eval_fraction: float):
   eval_buckets = max(1, round(HASH_BUCKETS * eval_fraction))
-  splits = tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
-      tfx.proto.SplitConfig.Split(name='train', hash_buckets=HASH_BUCKETS - eval_buckets),
-      tfx.proto.SplitConfig.Split(name='eval', hash_buckets=eval_buckets),
+  splits = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+      example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=HASH_BUCKETS - eval_buckets),
+      example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=eval_buckets),
   ]))
-  inputs = tfx.proto.Input(
-      splits=[tfx.proto.Input.Split(name='all', pattern=deployment.input_pattern)])
-  component = (tfx.components.CsvExampleGen if deployment.data_format == 'csv'
-               else tfx.components.ImportExampleGen)
+  inputs = example_gen_pb2.Input(
+      splits=[example_gen_pb2.Input.Split(name='all', pattern=deployment.input_pattern)])
+  component = (CsvExampleGen if deployment.data_format == 'csv'
+               else ImportExampleGen)
   return component(input_base=deployment.input_base, input_config=inputs,
                    output_config=splits)
 
@@ -102,6 +117,10 @@ def _mobile_components(config: ForgeConfig, deployment: Deployment, family: Fami
   """[Distiller,] ModelOptimizer (prune, QAT, TFLite variants, measured) and the push of the
   selected variant once the Evaluator has blessed the model. With distillation, the
   optimizer starts from the student."""
+  # Imported here: TensorFlow Model Optimization takes 1.6 s to import; only these use it.
+  # pylint: disable=import-outside-toplevel
+  from components.distiller.component import Distiller
+  from components.model_optimizer.component import ModelOptimizer
   distiller = []
   if config.distillation.enabled:
     distiller.append(Distiller(
@@ -134,23 +153,23 @@ def _mobile_components(config: ForgeConfig, deployment: Deployment, family: Fami
 
 
 def create_pipeline(config: ForgeConfig,
-                    deployment: Optional[Deployment] = None) -> tfx.dsl.Pipeline:
+                    deployment: Optional[Deployment] = None) -> Pipeline:
   deployment = deployment or local_deployment(config)
   family = load_family(config.model.family)
   example_gen = _example_gen(deployment, config.data.eval_fraction)
-  statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
+  statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])
   if deployment.schema_file is not None:
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=deployment.schema_file)
+    schema_gen = ImportSchemaGen(schema_file=deployment.schema_file)
   else:
-    schema_gen = tfx.components.SchemaGen(
+    schema_gen = SchemaGen(
         statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True)
-  example_validator = tfx.components.ExampleValidator(
+  example_validator = ExampleValidator(
       statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
   drift_components = []
   if config.data.check_drift and deployment.drift_baseline_strategy is not None:
-    drift_components.append(tfx.dsl.Resolver(
+    drift_components.append(Resolver(
         strategy_class=deployment.drift_baseline_strategy,
-        statistics=tfx.dsl.Channel(type=standard_artifacts.ExampleStatistics),
+        statistics=Channel(type=standard_artifacts.ExampleStatistics),
         candidate=statistics_gen.outputs['statistics'],
     ).with_id('accepted_statistics_resolver'))
   validation_gate = DataValidationGate(
@@ -161,7 +180,7 @@ def create_pipeline(config: ForgeConfig,
                            else None),
       data_location=deployment.data_location,
       schema_location=deployment.schema_file or 'the schema inferred by SchemaGen')
-  transform = tfx.components.Transform(
+  transform = Transform(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
       preprocessing_fn=family.preprocessing_fn,
@@ -183,7 +202,7 @@ def create_pipeline(config: ForgeConfig,
   }
   tuning_components = []
   if config.tuning.enabled:
-    tuner = tfx.components.Tuner(
+    tuner = Tuner(
         tuner_fn=family.tuner_fn,
         examples=transform.outputs['transformed_examples'],
         transform_graph=transform.outputs['transform_graph'],
@@ -192,7 +211,7 @@ def create_pipeline(config: ForgeConfig,
         eval_args={'num_steps': config.tuning.eval_steps},
         custom_config={**training_config, **config.tuning.model_dump()})
     tuning_components.append(tuner)
-  trainer = tfx.components.Trainer(
+  trainer = Trainer(
       run_fn=family.run_fn,
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
@@ -205,13 +224,13 @@ def create_pipeline(config: ForgeConfig,
     trainer.with_platform_config(deployment.trainer_resources)
   candidate = ({'candidate': trainer.outputs['model']}
                if deployment.baseline_strategy is LatestBlessedOtherModelStrategy else {})
-  baseline_resolver = tfx.dsl.Resolver(
+  baseline_resolver = Resolver(
       strategy_class=deployment.baseline_strategy,
-      model=tfx.dsl.Channel(type=standard_artifacts.Model),
-      model_blessing=tfx.dsl.Channel(type=standard_artifacts.ModelBlessing),
+      model=Channel(type=standard_artifacts.Model),
+      model_blessing=Channel(type=standard_artifacts.ModelBlessing),
       **candidate,
   ).with_id('latest_blessed_model_resolver')
-  evaluator = tfx.components.Evaluator(
+  evaluator = Evaluator(
       examples=example_gen.outputs['examples'],
       model=trainer.outputs['model'],
       baseline_model=baseline_resolver.outputs['model'],
@@ -225,7 +244,7 @@ def create_pipeline(config: ForgeConfig,
       label_key=family.label_key).with_id('Pusher')
   mobile_components = (_mobile_components(config, deployment, family, example_gen, transform,
                                           trainer, evaluator) if config.optimization.enabled else [])
-  return tfx.dsl.Pipeline(
+  return Pipeline(
       pipeline_name=config.pipeline.name,
       pipeline_root=deployment.pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator,

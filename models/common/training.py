@@ -17,8 +17,10 @@ import tensorflow_transform as tft
 from tfx.components.tuner.component import TunerFnResult
 from tfx_bsl.public.tfxio import TensorFlowDatasetOptions
 
-from models.common import signatures, strategy as strategies
+from models.common import autograph, signatures, strategy as strategies
 from models.common.family import Family
+
+autograph.skip_tf_keras()
 
 # Shown on the console by `forge run` (see pipeline/progress.py).
 progress = logging.getLogger('forge.progress')
