@@ -16,7 +16,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from components.serving_pusher.warmup import raw_columns
-from models.common.signatures import SERVING_DEFAULT, SERVING_RAW
+from models.common.signature_names import SERVING_DEFAULT, SERVING_RAW
 
 _DTYPES = {schema_pb2.FLOAT: tf.float32, schema_pb2.INT: tf.int64, schema_pb2.BYTES: tf.string}
 

@@ -12,6 +12,7 @@ from typing import Dict, Optional
 
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
+from components.serving_pusher import check as serving_check
 from pipeline import summary as run_summary
 from pipeline.config import ForgeConfig
 from pipeline.pipeline import create_pipeline
@@ -67,10 +68,13 @@ def _run(config: ForgeConfig, verbose: bool) -> LocalRun:
   started = time.monotonic()
   error, failed_component = None, None
   with console_progress(log_path, verbose) as progress:
+    serving_check.start_early()
     try:
       LocalDagRunner().run(create_pipeline(config))
     except Exception as err:  # pylint: disable=broad-except
       error, failed_component = err, progress.current
+    finally:
+      serving_check.stop_early_start()
     seconds = time.monotonic() - started
     summary = None
     if config.metadata_path.is_file():

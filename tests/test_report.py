@@ -149,7 +149,7 @@ def test_forge_runs_lists_both_runs(penguin_runs, capsys):
   lines = _forge(capsys, 'runs', str(first.config_path)).splitlines()
   assert len(lines) == 2
   version = _summary(first).pushed_to.rstrip('/').rsplit('/', 1)[1]
-  accuracy = _summary(first).metrics['accuracy']
+  accuracy = _summary(first).metrics['sparse_categorical_accuracy']
   for line, run in zip(lines, (first, second)):
     assert line.startswith(_summary(run).run_id)
     assert 'complete' in line and ' blessed' in line and f'accuracy {accuracy:.4f}' in line

@@ -1,14 +1,18 @@
 """The pre-push serving check, run in its own process: load the candidate SavedModel with
 the serving tag, as TF Serving does, replay its warm-up requests through each serving
-signature, and require both signatures to agree on the same rows.
+signature, and require both signatures to agree on the same rows. The process imports
+TensorFlow and nothing of the pipeline (no TensorFlow Transform, TFX or custom ops), as
+a model server would.
 
 TFX's InfraValidator does this with a real model server, which needs Docker or
-Kubernetes; this check runs anywhere. Usage: python -m components.serving_pusher.check DIR
+Kubernetes; this check runs anywhere. Usage: python -m components.serving_pusher.check DIR,
+or with --stdin, which reads DIR from standard input once TensorFlow is imported.
 """
 from pipeline import env  # noqa: F401  (before TensorFlow)
 
 import subprocess
 import sys
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -55,17 +59,52 @@ def check_model(model_dir: str) -> str:
   return f'{len(probabilities)} signatures answered {rows} warm-up rows identically'
 
 
+_waiting: Optional[subprocess.Popen] = None  # see start_early
+
+
+def _start() -> subprocess.Popen:
+  return subprocess.Popen([sys.executable, '-m', 'components.serving_pusher.check', '--stdin'],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+
+
+def start_early() -> None:
+  """Starts the next check's process now, so that its TensorFlow import (7 s on 2 cores)
+  overlaps the pipeline's work instead of adding to the Pusher's; the local runner calls
+  it before the pipeline runs. The process still loads the model fresh, and serves one
+  check only. It exits by itself when this process ends (its stdin closes)."""
+  global _waiting
+  if _waiting is None or _waiting.poll() is not None:
+    _waiting = _start()
+
+
+def stop_early_start() -> None:
+  """Ends a process start_early started that no check used (e.g. a run from the cache)."""
+  global _waiting
+  if _waiting is not None:
+    _waiting.kill()
+    _waiting.wait()
+    _waiting = None
+
+
 def check_in_subprocess(model_dir: str, timeout: int = 300) -> str:
-  """Runs check_model in a fresh Python process; raises ServingCheckError with its output."""
-  completed = subprocess.run(
-      [sys.executable, '-m', 'components.serving_pusher.check', model_dir],
-      capture_output=True, text=True, timeout=timeout)
-  if completed.returncode != 0:
-    reasons = [line for line in completed.stderr.splitlines() if line.startswith(_FAILED)]
+  """Runs check_model in a fresh Python process (the one start_early started, if any);
+  raises ServingCheckError with its output."""
+  global _waiting
+  process, _waiting = (_waiting if _waiting is not None and _waiting.poll() is None
+                       else _start()), None
+  try:
+    stdout, stderr = process.communicate(model_dir + '\n', timeout=timeout)
+  except subprocess.TimeoutExpired:
+    process.kill()
+    process.wait()
+    raise ServingCheckError(f'the check did not finish in {timeout} s') from None
+  if process.returncode != 0:
+    reasons = [line for line in stderr.splitlines() if line.startswith(_FAILED)]
     raise ServingCheckError(reasons[-1][len(_FAILED):] if reasons else
-                            f'the check process exited with {completed.returncode}: '
-                            f'{completed.stderr.strip()[-2000:]}')
-  return completed.stdout.strip()
+                            f'the check process exited with {process.returncode}: '
+                            f'{stderr.strip()[-2000:]}')
+  return stdout.strip()
 
 
 def _one_line(error: Exception) -> str:
@@ -76,8 +115,11 @@ def _one_line(error: Exception) -> str:
 
 
 def main(argv) -> int:
+  model_dir = sys.stdin.readline().strip() if argv[1] == '--stdin' else argv[1]
+  if not model_dir:  # started early, then not needed
+    return 0
   try:
-    print(check_model(argv[1]))
+    print(check_model(model_dir))
   except ServingCheckError as err:
     cause = f': {_one_line(err.__cause__)}' if err.__cause__ else ''
     print(f'{_FAILED}{err}{cause}', file=sys.stderr)

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
-from models.common.signatures import SERVING_DEFAULT, SERVING_RAW
+from models.common.signature_names import SERVING_DEFAULT, SERVING_RAW
 
 WARMUP_FILE = 'assets.extra/tf_serving_warmup_requests'
 

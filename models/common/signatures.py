@@ -17,11 +17,8 @@ import tensorflow as tf
 
 from models.common import preprocessing
 from models.common.family import Family, transformed_name
-
-SERVING_DEFAULT = 'serving_default'
-SERVING_RAW = 'serving_raw'
-TRANSFORM_FEATURES = 'transform_features'
-MOBILE = 'mobile'
+from models.common.signature_names import (  # noqa: F401  (names callers take from here)
+    MOBILE, SERVING_DEFAULT, SERVING_RAW, TRANSFORM_FEATURES)
 
 
 def _predictions(model, features, family: Family):
