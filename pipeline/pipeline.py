@@ -23,7 +23,6 @@ from tfx.types import Channel, standard_artifacts
 from components.baseline_resolver.accepted_statistics import LatestAcceptedStatisticsStrategy
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
 from components.leakage_check.component import LeakageCheck
-from components.mobile_pusher.component import MobilePusher
 from components.serving_pusher.component import ServingPusher
 from components.validation_gate.component import DataValidationGate
 from models.common.family import Family, load_family
@@ -120,6 +119,7 @@ def _mobile_components(config: ForgeConfig, deployment: Deployment, family: Fami
   # Imported here: TensorFlow Model Optimization takes 1.6 s to import; only these use it.
   # pylint: disable=import-outside-toplevel
   from components.distiller.component import Distiller
+  from components.mobile_pusher.component import MobilePusher
   from components.model_optimizer.component import ModelOptimizer
   distiller = []
   if config.distillation.enabled:

@@ -17,6 +17,8 @@ from typing import Dict, List, Optional, TextIO
 
 import absl.logging
 
+from pipeline.env import release_free_memory
+
 _STARTED = 'Component %s is running.'
 _FINISHED = 'Component %s is finished.'
 _CACHED = 'A cached execution %d is used.'
@@ -54,6 +56,8 @@ class ComponentProgress(logging.Handler):
       note = ' (cached)' if self._cached else ''
       self._say(f'  {self.current} done in {seconds:.1f} s{note}')
       self.current = None
+      if seconds > 1:  # a collection costs a few tenths of a second
+        release_free_memory()
 
 
 @contextlib.contextmanager

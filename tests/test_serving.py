@@ -48,6 +48,14 @@ def test_both_serving_signatures_agree_on_eval_rows(pushed):
   assert set(by_example['predicted_class'].numpy()) <= set(names)
 
 
+def test_warmup_reads_the_raw_inputs_the_loaded_model_declares(pushed):
+  _, model_dir, loaded = pushed
+  declared = loaded.signatures['serving_raw'].structured_input_signature[1]
+  read = warmup.signature_inputs(str(model_dir), 'serving_raw')
+  assert {name: (spec.dtype, spec.shape.as_list()) for name, spec in read.items()} == {
+      name: (spec.dtype, spec.shape.as_list()) for name, spec in declared.items()}
+
+
 def test_rest_json_row_round_trips_through_the_raw_signature(pushed):
   run, _, loaded = pushed
   raw = loaded.signatures['serving_raw']

@@ -65,8 +65,7 @@ def staging_dir(model_dir: str) -> Tuple[int, str]:
 
 def stage(model_path: str, staging: str, model_name: str, examples: List[bytes]) -> None:
   io_utils.copy_dir(model_path, staging)
-  raw_signature = tf.saved_model.load(staging).signatures[SERVING_RAW]
-  warmup.write(staging, model_name, examples, raw_signature.structured_input_signature[1])
+  warmup.write(staging, model_name, examples, warmup.signature_inputs(staging, SERVING_RAW))
 
 
 def push(model_path: str, serving_dir: str, model_name: str, examples: List[bytes],
