@@ -397,5 +397,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     return EXIT_CONFIG
 
 
+def entry() -> None:
+  """The `forge` command. It ends without Python's interpreter teardown, which takes 3-4 s
+  once TensorFlow, Beam and TFX are loaded (measured on the taxi run) and has nothing left
+  to do: artifacts and ML Metadata are written by then, and the output is flushed here."""
+  code = main()
+  logging.shutdown()
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(code)  # pylint: disable=protected-access
+
+
 if __name__ == '__main__':
-  sys.exit(main())
+  entry()
