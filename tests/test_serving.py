@@ -2,6 +2,8 @@
 pre-push serving check, atomic versions with models.config and rollback, `forge predict`."""
 import csv
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -79,6 +81,26 @@ def test_warmup_file_holds_prediction_logs_that_run(pushed):
   assert {log.predict_log.request.model_spec.signature_name for log in logs} == {
       'serving_default', 'serving_raw'}
   assert 'answered' in check.check_model(str(model_dir))
+
+
+def test_the_check_process_started_early_serves_one_check_in_a_clean_process(pushed):
+  """The local runner starts the check's process with the run, so its TensorFlow import
+  overlaps the pipeline; it must still be a process without TensorFlow Transform, TFX or
+  Beam loaded (as TF Serving has none of them), and serve one check only."""
+  _, model_dir, _ = pushed
+  check.start_early()
+  early = check._waiting  # pylint: disable=protected-access
+  assert 'answered' in check.check_in_subprocess(str(model_dir))
+  assert early.returncode == 0 and check._waiting is None  # pylint: disable=protected-access
+  probe = subprocess.run(
+      [sys.executable, '-c', 'import sys; from components.serving_pusher import check; '
+       'print(sorted(m for m in ("tensorflow_transform", "tfx", "apache_beam") '
+       'if m in sys.modules))'], capture_output=True, text=True, check=True)
+  assert probe.stdout.strip() == '[]'
+  check.start_early()
+  unused = check._waiting  # pylint: disable=protected-access
+  check.stop_early_start()
+  assert unused.poll() is not None
 
 
 class _BrokenModel(tf.Module):

@@ -12,6 +12,7 @@ def test_taxi_reaches_the_reference_accuracy(taxi_run):
   metrics = read_latest_run(taxi_run.config.metadata_path).metrics
   assert metrics['binary_accuracy'] >= 0.79
   assert metrics['auc'] >= 0.80
+  assert 0 < metrics['binary_crossentropy'] < 0.5  # the eval loss, computed by TFMA
 
 
 def test_taxi_mobile_model_takes_raw_features_with_builtin_ops_only(taxi_run):
