@@ -13,11 +13,11 @@ from typing import Dict, List, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from models.common.family import MODELS_DIR
 from pipeline import datasets
 
 # Names end up in directory names (pipeline root, serving dir) and MLMD contexts.
 SAFE_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_-]{0,62}$')
-MODELS_DIR = Path(__file__).resolve().parent.parent / 'models'
 
 
 def model_families() -> tuple:

@@ -13,9 +13,9 @@ _METRIC_CLASSES = {
     'auc': ('AUC', None),
     'precision': ('Precision', None),
     'recall': ('Recall', None),
+    # The eval loss, computed by TFMA (not by reloading the model in Keras; see eval_config).
+    'loss': ('BinaryCrossentropy', 'SparseCategoricalCrossentropy'),
 }
-# The eval loss, computed by TFMA (not by reloading the model in Keras; see eval_config).
-_LOSS_CLASSES = ('BinaryCrossentropy', 'SparseCategoricalCrossentropy')
 # Smallest allowed drop: "no worse than the baseline", as in TFX's examples.
 _NO_REGRESSION = 1e-10
 
@@ -41,9 +41,9 @@ def _threshold(gate) -> tfma.MetricThreshold | None:
 
 
 def eval_config(family: Family, gates: GatesSection) -> tfma.EvalConfig:
-  reported = ['accuracy', 'auc', 'precision', 'recall'] if family.is_binary else ['accuracy']
-  metrics = [tfma.MetricConfig(class_name='ExampleCount'),
-             tfma.MetricConfig(class_name=_LOSS_CLASSES[0 if family.is_binary else 1])]
+  reported = (['loss', 'accuracy', 'auc', 'precision', 'recall'] if family.is_binary
+              else ['loss', 'accuracy'])
+  metrics = [tfma.MetricConfig(class_name='ExampleCount')]
   for metric in sorted(set(reported) | set(gates.metrics)):
     config = tfma.MetricConfig(class_name=metric_class(metric, family))
     if metric in gates.metrics:

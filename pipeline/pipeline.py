@@ -105,14 +105,14 @@ def _example_gen(deployment: Deployment, eval_fraction: float):
   ]))
   inputs = example_gen_pb2.Input(
       splits=[example_gen_pb2.Input.Split(name='all', pattern=deployment.input_pattern)])
-  component = (CsvExampleGen if deployment.data_format == 'csv'
-               else ImportExampleGen)
+  component = CsvExampleGen if deployment.data_format == 'csv' else ImportExampleGen
   return component(input_base=deployment.input_base, input_config=inputs,
                    output_config=splits)
 
 
 def _mobile_components(config: ForgeConfig, deployment: Deployment, family: Family,
-                       example_gen, transform, trainer, evaluator) -> list:
+                       code_fingerprint: str, example_gen, transform, trainer,
+                       evaluator) -> list:
   """[Distiller,] ModelOptimizer (prune, QAT, TFLite variants, measured) and the push of the
   selected variant once the Evaluator has blessed the model. With distillation, the
   optimizer starts from the student."""
@@ -129,10 +129,10 @@ def _mobile_components(config: ForgeConfig, deployment: Deployment, family: Fami
         transformed_examples=transform.outputs['transformed_examples'],
         family=family.name,
         settings=json.dumps({**config.distillation.model_dump(exclude={'enabled'}),
-                             'code_fingerprint': family.code_fingerprint}, sort_keys=True),
+                             'code_fingerprint': code_fingerprint}, sort_keys=True),
         batch_size=config.training.batch_size))
   settings = {**config.optimization.model_dump(exclude={'enabled'}),
-              'code_fingerprint': family.code_fingerprint}
+              'code_fingerprint': code_fingerprint}
   # Trained-model variants first: a graph TFLite cannot take fails before any fine-tuning.
   settings['variants'] = sorted(set(settings['variants']), key=TFLITE_VARIANTS.index)
   optimizer = ModelOptimizer(
@@ -156,6 +156,7 @@ def create_pipeline(config: ForgeConfig,
                     deployment: Optional[Deployment] = None) -> Pipeline:
   deployment = deployment or local_deployment(config)
   family = load_family(config.model.family)
+  code_fingerprint = family.code_fingerprint  # reads the family's source files
   example_gen = _example_gen(deployment, config.data.eval_fraction)
   statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])
   if deployment.schema_file is not None:
@@ -184,7 +185,7 @@ def create_pipeline(config: ForgeConfig,
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
       preprocessing_fn=family.preprocessing_fn,
-      custom_config={'code_fingerprint': family.code_fingerprint},
+      custom_config={'code_fingerprint': code_fingerprint},
       # Pre/post-transform statistics double Transform's time; StatisticsGen has them.
       disable_statistics=True)
   leakage_check = LeakageCheck(
@@ -198,7 +199,7 @@ def create_pipeline(config: ForgeConfig,
       'hparams': config.model.hparams,
       # Checkpoints for BackupAndRestore, stable across re-runs of the same inputs.
       'backup_root': f'{deployment.pipeline_root}/Trainer/backups',
-      'code_fingerprint': family.code_fingerprint,
+      'code_fingerprint': code_fingerprint,
   }
   tuning_components = []
   if config.tuning.enabled:
@@ -242,8 +243,9 @@ def create_pipeline(config: ForgeConfig,
       serving_dir=deployment.serving_dir,
       model_name=config.model_name,
       label_key=family.label_key).with_id('Pusher')
-  mobile_components = (_mobile_components(config, deployment, family, example_gen, transform,
-                                          trainer, evaluator) if config.optimization.enabled else [])
+  mobile_components = (
+      _mobile_components(config, deployment, family, code_fingerprint, example_gen, transform,
+                         trainer, evaluator) if config.optimization.enabled else [])
   return Pipeline(
       pipeline_name=config.pipeline.name,
       pipeline_root=deployment.pipeline_root,

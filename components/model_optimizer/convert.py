@@ -14,7 +14,7 @@ from typing import Callable, Dict, Iterable, List
 import numpy as np
 import tensorflow as tf
 
-from models.common.signatures import MOBILE
+from models.common.signature_names import MOBILE
 
 # Variant -> which model it comes from.
 SOURCE = {

@@ -30,7 +30,7 @@ from tfx.utils import path_utils
 
 from components.model_optimizer import compress, convert, measure
 from components.serving_pusher.warmup import raw_columns, read_examples
-from models.common import signatures, training
+from models.common import signature_names, training
 from models.common.family import Family, load_family
 
 REPORT_FILE = 'report.json'
@@ -43,10 +43,10 @@ class _EvalRows:
 
   def __init__(self, trained, examples_uri: str, family: Family, count: int):
     rows = read_examples(examples_uri, 'eval', count)
-    transformed = trained.signatures[signatures.TRANSFORM_FEATURES](examples=tf.constant(rows))
+    transformed = trained.signatures[signature_names.TRANSFORM_FEATURES](examples=tf.constant(rows))
     labels = transformed[family.transformed_label_key].numpy().reshape(-1)
     known = labels >= 0
-    self.input_specs = trained.signatures[signatures.MOBILE].structured_input_signature[1]
+    self.input_specs = trained.signatures[signature_names.MOBILE].structured_input_signature[1]
     self.labels = labels[known]
     self.columns = {name: values[known]
                     for name, values in raw_columns(rows, self.input_specs).items()}
@@ -54,7 +54,7 @@ class _EvalRows:
 
   def probabilities(self, saved_model) -> np.ndarray:
     """A SavedModel's probabilities for these rows, through its `mobile` signature."""
-    return saved_model.signatures[signatures.MOBILE](
+    return saved_model.signatures[signature_names.MOBILE](
         **{name: tf.constant(values) for name, values in self.columns.items()}
     )['probabilities'].numpy()
 

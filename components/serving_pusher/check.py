@@ -91,8 +91,8 @@ def check_in_subprocess(model_dir: str, timeout: int = 300) -> str:
   """Runs check_model in a fresh Python process (the one start_early started, if any);
   raises ServingCheckError with its output."""
   global _waiting
-  process, _waiting = (_waiting if _waiting is not None and _waiting.poll() is None
-                       else _start()), None
+  start_early()
+  process, _waiting = _waiting, None
   try:
     stdout, stderr = process.communicate(model_dir + '\n', timeout=timeout)
   except subprocess.TimeoutExpired:

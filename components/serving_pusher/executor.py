@@ -21,7 +21,7 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
 from components.serving_pusher import check, model_config, warmup
-from models.common.signatures import SERVING_RAW
+from models.common.signature_names import SERVING_RAW
 from pipeline.config import SAFE_NAME
 
 STAGING_PREFIX = '.partial-'

@@ -17,8 +17,8 @@ import tensorflow as tf
 
 from models.common import preprocessing
 from models.common.family import Family, transformed_name
-from models.common.signature_names import (  # noqa: F401  (names callers take from here)
-    MOBILE, SERVING_DEFAULT, SERVING_RAW, TRANSFORM_FEATURES)
+from models.common.signature_names import (MOBILE, SERVING_DEFAULT, SERVING_RAW,
+                                           TRANSFORM_FEATURES)
 
 
 def _predictions(model, features, family: Family):
