@@ -14,6 +14,7 @@ from typing import List, Optional, Type, Union
 from tfx.components import (CsvExampleGen, Evaluator, ExampleValidator, ImportExampleGen,
                             SchemaGen, StatisticsGen, Trainer, Transform, Tuner)
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.orchestration import data_types, metadata
 from tfx.orchestration.pipeline import Pipeline
@@ -22,6 +23,7 @@ from tfx.types import Channel, standard_artifacts
 
 from components.baseline_resolver.accepted_statistics import LatestAcceptedStatisticsStrategy
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
+from components.csv_example_gen import executor as bounded_memory_csv
 from components.leakage_check.component import LeakageCheck
 from components.serving_pusher.component import ServingPusher
 from components.validation_gate.component import DataValidationGate
@@ -105,9 +107,12 @@ def _example_gen(deployment: Deployment, eval_fraction: float):
   ]))
   inputs = example_gen_pb2.Input(
       splits=[example_gen_pb2.Input.Split(name='all', pattern=deployment.input_pattern)])
-  component = CsvExampleGen if deployment.data_format == 'csv' else ImportExampleGen
-  return component(input_base=deployment.input_base, input_config=inputs,
-                   output_config=splits)
+  if deployment.data_format == 'csv':
+    return CsvExampleGen(input_base=deployment.input_base, input_config=inputs,
+                         output_config=splits, custom_executor_spec=executor_spec.BeamExecutorSpec(
+                             bounded_memory_csv.Executor))
+  return ImportExampleGen(input_base=deployment.input_base, input_config=inputs,
+                          output_config=splits)
 
 
 def _mobile_components(config: ForgeConfig, deployment: Deployment, family: Family,
