@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import List, Optional, Type, Union
 
 # Not tfx.v1: it imports Google Cloud's AI Platform SDK, 8 s of every run's start-up.
-from tfx.components import (CsvExampleGen, Evaluator, ExampleValidator, ImportExampleGen,
+from tfx.components import (Evaluator, ExampleValidator, ImportExampleGen,
                             SchemaGen, StatisticsGen, Trainer, Transform, Tuner)
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
-from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.orchestration import data_types, metadata
 from tfx.orchestration.pipeline import Pipeline
@@ -23,7 +22,7 @@ from tfx.types import Channel, standard_artifacts
 
 from components.baseline_resolver.accepted_statistics import LatestAcceptedStatisticsStrategy
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
-from components.csv_example_gen import executor as bounded_memory_csv
+from components.csv_example_gen.component import CsvExampleGen
 from components.leakage_check.component import LeakageCheck
 from components.serving_pusher.component import ServingPusher
 from components.validation_gate.component import DataValidationGate
@@ -109,8 +108,7 @@ def _example_gen(deployment: Deployment, eval_fraction: float):
       splits=[example_gen_pb2.Input.Split(name='all', pattern=deployment.input_pattern)])
   if deployment.data_format == 'csv':
     return CsvExampleGen(input_base=deployment.input_base, input_config=inputs,
-                         output_config=splits, custom_executor_spec=executor_spec.BeamExecutorSpec(
-                             bounded_memory_csv.Executor))
+                         output_config=splits)
   return ImportExampleGen(input_base=deployment.input_base, input_config=inputs,
                           output_config=splits)
 
