@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import List, Optional, Type, Union
 
 # Not tfx.v1: it imports Google Cloud's AI Platform SDK, 8 s of every run's start-up.
-from tfx.components import (Evaluator, ExampleValidator, ImportExampleGen,
-                            SchemaGen, StatisticsGen, Trainer, Transform, Tuner)
+from tfx.components import (Evaluator, ExampleValidator, SchemaGen, StatisticsGen, Trainer,
+                            Transform, Tuner)
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.orchestration import data_types, metadata
@@ -22,7 +22,7 @@ from tfx.types import Channel, standard_artifacts
 
 from components.baseline_resolver.accepted_statistics import LatestAcceptedStatisticsStrategy
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
-from components.csv_example_gen.component import CsvExampleGen
+from components.example_gen.component import CsvExampleGen, ImportExampleGen
 from components.leakage_check.component import LeakageCheck
 from components.serving_pusher.component import ServingPusher
 from components.validation_gate.component import DataValidationGate
@@ -106,11 +106,9 @@ def _example_gen(deployment: Deployment, eval_fraction: float):
   ]))
   inputs = example_gen_pb2.Input(
       splits=[example_gen_pb2.Input.Split(name='all', pattern=deployment.input_pattern)])
-  if deployment.data_format == 'csv':
-    return CsvExampleGen(input_base=deployment.input_base, input_config=inputs,
-                         output_config=splits)
-  return ImportExampleGen(input_base=deployment.input_base, input_config=inputs,
-                          output_config=splits)
+  component = CsvExampleGen if deployment.data_format == 'csv' else ImportExampleGen
+  return component(input_base=deployment.input_base, input_config=inputs,
+                   output_config=splits)
 
 
 def _mobile_components(config: ForgeConfig, deployment: Deployment, family: Family,

@@ -1,6 +1,6 @@
-"""The bounded-memory CsvExampleGen executor against TFX's own, on one CSV with what CSVs
-hold: a column that widens from int to float, empty cells, a quoted field with a comma and
-a line break, a long integer (read as text), several files."""
+"""The bounded-memory ExampleGen executors against TFX's own: CSV files with what CSVs hold
+(a column that widens from int to float, empty cells, a quoted field with a comma and a
+line break, a long integer read as text), and TFRecord files (one gzipped, one not)."""
 from pipeline import env  # noqa: F401  (before TensorFlow)
 
 import glob
@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 from tfx.components.example_gen.csv_example_gen import executor as tfx_csv
+from tfx.components.example_gen.import_example_gen import executor as tfx_import
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.csv_example_gen import executor as bounded
+from components.example_gen import executor as bounded
 from pipeline.pipeline import local_beam_args
 
 ROWS = 600
@@ -51,38 +52,65 @@ def _run(executor_class, data: Path, out: Path) -> standard_artifacts.Examples:
   return examples
 
 
-def _records(examples, split: str):
+def _serialized(examples, split: str):
   files = sorted(glob.glob(os.path.join(examples.uri, f'Split-{split}', '*.gz')))
-  return [tf.train.Example.FromString(record) for record in
-          tf.data.TFRecordDataset(files, compression_type='GZIP').as_numpy_iterator()]
+  return list(tf.data.TFRecordDataset(files, compression_type='GZIP').as_numpy_iterator())
+
+
+def _records(examples, split: str):
+  return [tf.train.Example.FromString(record) for record in _serialized(examples, split)]
+
+
+def _id(example: tf.train.Example) -> int:
+  return example.features.feature['id'].int64_list.value[0]
+
+
+def _write_tfrecords(examples, directory: Path) -> None:
+  """TFX's CSV output, in id order, as TFRecord input: half gzipped, half not."""
+  directory.mkdir()
+  records = sorted(_serialized(examples, 'train') + _serialized(examples, 'eval'),
+                   key=lambda record: _id(tf.train.Example.FromString(record)))
+  for name, options, part in (('a.tfrecord.gz', 'GZIP', records[::2]),
+                              ('b.tfrecord', None, records[1::2])):
+    with tf.io.TFRecordWriter(str(directory / name), options) as writer:
+      for record in part:
+        writer.write(record)
 
 
 @pytest.fixture(scope='module')
-def both(tmp_path_factory):
-  root = tmp_path_factory.mktemp('csv_example_gen')
-  _write_csvs(root / 'data')
+def runs(tmp_path_factory):
+  """{(format, 'tfx' or 'ours'): Examples}, and the root folder."""
+  root = tmp_path_factory.mktemp('example_gen')
+  _write_csvs(root / 'csv')
+  result = {('csv', 'tfx'): _run(tfx_csv.Executor, root / 'csv', root / 'csv-tfx')}
+  _write_tfrecords(result['csv', 'tfx'], root / 'tfrecord')
+  result['tfrecord', 'tfx'] = _run(tfx_import.Executor, root / 'tfrecord', root / 'tfrecord-tfx')
   shard_bytes = bounded._SHARD_BYTES  # pylint: disable=protected-access
   bounded._SHARD_BYTES = 8192  # several shards, as at scale
   try:
-    ours = _run(bounded.Executor, root / 'data', root / 'ours')
+    result['csv', 'ours'] = _run(bounded.CsvExecutor, root / 'csv', root / 'csv-ours')
+    result['tfrecord', 'ours'] = _run(bounded.ImportExecutor, root / 'tfrecord',
+                                      root / 'tfrecord-ours')
   finally:
     bounded._SHARD_BYTES = shard_bytes
-  return _run(tfx_csv.Executor, root / 'data', root / 'tfx'), ours, root
+  return result, root
 
 
+@pytest.mark.parametrize('data_format', ['csv', 'tfrecord'])
 @pytest.mark.parametrize('split', ['train', 'eval'])
-def test_same_examples_in_the_same_split_as_tfx(both, split):
-  tfx_examples, ours, _ = both
-  theirs = _records(tfx_examples, split)
+def test_same_examples_in_the_same_split_as_tfx(runs, data_format, split):
+  examples, _ = runs
+  theirs = _records(examples[data_format, 'tfx'], split)
   assert len(theirs) > ROWS // 10
   # A proto map's serialized order varies; TFX hashes the deterministic form to split.
-  assert (sorted(e.SerializeToString(deterministic=True) for e in _records(ours, split)) ==
+  assert (sorted(e.SerializeToString(deterministic=True)
+                 for e in _records(examples[data_format, 'ours'], split)) ==
           sorted(e.SerializeToString(deterministic=True) for e in theirs))
 
 
-def test_types_widen_like_tfx(both):
-  _, ours, _ = both
-  parsed = _records(ours, 'train')
+def test_csv_types_widen_like_tfx(runs):
+  examples, _ = runs
+  parsed = _records(examples['csv', 'ours'], 'train')
   kinds = {name: feature.WhichOneof('kind')
            for example in parsed for name, feature in example.features.feature.items()
            if feature.WhichOneof('kind')}
@@ -92,11 +120,13 @@ def test_types_widen_like_tfx(both):
   assert b'has, a comma\nand a line' in notes
 
 
-def test_output_is_shuffled_and_temporary_shards_are_removed(both):
-  _, ours, root = both
-  ids = [example.features.feature['id'].int64_list.value[0]
-         for example in _records(ours, 'train')]
+@pytest.mark.parametrize('data_format', ['csv', 'tfrecord'])
+def test_output_is_shuffled_and_temporary_shards_are_removed(runs, data_format):
+  examples, root = runs
+  ours = examples[data_format, 'ours']
+  ids = [_id(example) for example in _records(ours, 'train')]
   assert ids != sorted(ids)
-  assert not glob.glob(str(root / 'ours' / 'tmp' / '**' / 'shard-*'), recursive=True)
+  assert not glob.glob(str(root / f'{data_format}-ours' / 'tmp' / '**' / 'shard-*'),
+                       recursive=True)
   assert examples_utils.get_payload_format(ours) == example_gen_pb2.FORMAT_TF_EXAMPLE
   assert ours.split_names == '["train", "eval"]'
