@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import List, Optional, Type, Union
 
 # Not tfx.v1: it imports Google Cloud's AI Platform SDK, 8 s of every run's start-up.
-from tfx.components import ExampleValidator, SchemaGen, StatisticsGen, Trainer, Tuner
+from tfx.components import ExampleValidator, SchemaGen, StatisticsGen, Trainer, Transform, Tuner
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.orchestration import data_types, metadata
@@ -24,7 +24,7 @@ from components.baseline_resolver.strategy import LatestBlessedOtherModelStrateg
 from components.example_gen.component import CsvExampleGen, ImportExampleGen
 from components.leakage_check.component import LeakageCheck
 from components.serving_pusher.component import ServingPusher
-from components.small_batches.component import Evaluator, Transform
+from components.small_batches.component import Evaluator
 from components.validation_gate.component import DataValidationGate
 from models.common.family import Family, load_family
 from pipeline import datasets

@@ -1,5 +1,5 @@
-"""Transform and Evaluator run TensorFlow on batches of at most BATCH_SIZE rows (their memory
-grows with the batch; see components/small_batches/executor.py). This guards the
+"""The Evaluator runs the model on batches of at most BATCH_SIZE rows (its memory grows with
+the batch; see components/small_batches/executor.py). This guards the
 tfx_bsl setting the cap relies on: if an upgrade renames it, the cap must not silently stop
 applying."""
 from pipeline import env  # noqa: F401  (before TensorFlow)
