@@ -157,7 +157,7 @@ def _run(args, config) -> int:
   if config.data.path is not None:
     from pipeline.preflight import DataFileError, check
     try:
-      check(config.data.path, config.data.format)
+      check(config.data.path, config.data.format, config.data.delimiter)
     except DataFileError as err:
       print(f'Data error: {err}\nNothing was run; the served model is unchanged.',
             file=sys.stderr)

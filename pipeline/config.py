@@ -6,18 +6,16 @@ reported with the key that is wrong and what to write instead.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Dict, List, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from components.common.names import SAFE_NAME
 from models.common.family import MODELS_DIR
 from pipeline import datasets
 
-# Names end up in directory names (pipeline root, serving dir) and MLMD contexts.
-SAFE_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_-]{0,62}$')
 
 
 def model_families() -> tuple:
@@ -65,6 +63,12 @@ class DataSection(_Section):
   check_drift: bool = Field(
       True, description="Compare the training data with the data accepted last, using the "
       "schema's drift_comparator thresholds; false accepts this run's data as the new baseline.")
+  delimiter: Literal[',', ';', '\t', '|'] = Field(
+      ',', description='CSV field separator (";" for many European spreadsheet exports).')
+  min_train_rows: int = Field(
+      20, ge=1, description='Fewest training rows a run goes on with (stops before Transform).')
+  min_eval_rows: int = Field(
+      5, ge=1, description='Fewest eval rows a run goes on with (stops before Transform).')
 
   @model_validator(mode='after')
   def _one_source(self) -> 'DataSection':

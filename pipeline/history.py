@@ -8,7 +8,8 @@ from typing import Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline.summary import RunSummary, artifacts_by_key, node_id, open_store, read_run
+from pipeline.summary import (RunSummary, artifacts_by_key, node_id, open_store, pushed_version,
+                              read_run)
 
 
 @dataclasses.dataclass
@@ -78,8 +79,7 @@ def lineage(metadata_path: Path, version: int) -> List[Step]:
   each once, newest first."""
   store = open_store(metadata_path)
   pushed = [a for a in store.get_artifacts_by_type('PushedModel')
-            if 'pushed_version' in a.custom_properties
-            and a.custom_properties['pushed_version'].int_value == version]
+            if pushed_version(a.custom_properties) == version]
   if not pushed:
     raise LookupError(f'{metadata_path}: no pushed version {version}; `forge versions` lists '
                       'the pushed ones')

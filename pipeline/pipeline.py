@@ -21,6 +21,7 @@ from tfx.types import Channel, standard_artifacts
 
 from components.baseline_resolver.accepted_statistics import LatestAcceptedStatisticsStrategy
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
+from components.example_gen.executor import custom_config as example_gen_config
 from components.example_gen.component import CsvExampleGen, ImportExampleGen
 from components.leakage_check.component import LeakageCheck
 from components.serving_pusher.component import ServingPusher
@@ -98,7 +99,7 @@ def local_deployment(config: ForgeConfig) -> Deployment:
               str(config.metadata_path.resolve()))))
 
 
-def _example_gen(deployment: Deployment, eval_fraction: float):
+def _example_gen(deployment: Deployment, eval_fraction: float, delimiter: str):
   eval_buckets = max(1, round(HASH_BUCKETS * eval_fraction))
   splits = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
       example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=HASH_BUCKETS - eval_buckets),
@@ -106,9 +107,13 @@ def _example_gen(deployment: Deployment, eval_fraction: float):
   ]))
   inputs = example_gen_pb2.Input(
       splits=[example_gen_pb2.Input.Split(name='all', pattern=deployment.input_pattern)])
-  component = CsvExampleGen if deployment.data_format == 'csv' else ImportExampleGen
-  return component(input_base=deployment.input_base, input_config=inputs,
-                   output_config=splits)
+  if deployment.data_format != 'csv':
+    return ImportExampleGen(input_base=deployment.input_base, input_config=inputs,
+                            output_config=splits)
+  return CsvExampleGen(
+      input_base=deployment.input_base, input_config=inputs, output_config=splits,
+      # Left unset for commas: the execution properties (and cache) of earlier runs stand.
+      custom_config=None if delimiter == ',' else example_gen_config({'delimiter': delimiter}))
 
 
 def _mobile_components(config: ForgeConfig, deployment: Deployment, family: Family,
@@ -158,7 +163,7 @@ def create_pipeline(config: ForgeConfig,
   deployment = deployment or local_deployment(config)
   family = load_family(config.model.family)
   code_fingerprint = family.code_fingerprint  # reads the family's source files
-  example_gen = _example_gen(deployment, config.data.eval_fraction)
+  example_gen = _example_gen(deployment, config.data.eval_fraction, config.data.delimiter)
   statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])
   if deployment.schema_file is not None:
     schema_gen = ImportSchemaGen(schema_file=deployment.schema_file)
@@ -181,7 +186,10 @@ def create_pipeline(config: ForgeConfig,
       baseline_statistics=(drift_components[0].outputs['statistics'] if drift_components
                            else None),
       data_location=deployment.data_location,
-      schema_location=deployment.schema_file or 'the schema inferred by SchemaGen')
+      schema_location=deployment.schema_file or 'the schema inferred by SchemaGen',
+      min_split_rows=json.dumps({'train': config.data.min_train_rows,
+                                 'eval': config.data.min_eval_rows}),
+      eval_fraction=config.data.eval_fraction)
   transform = Transform(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],

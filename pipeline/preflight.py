@@ -3,19 +3,33 @@ import), so that a malformed file stops the run in a second with its name, line 
 rather than minutes later deep inside a Beam worker's stack trace.
 
 What it checks is what CsvExampleGen cannot report well: files that are missing, empty,
-not UTF-8, without rows, with broken quoting or ragged rows, or with headers that differ
-between files. Values against the schema (types, ranges, missing or unknown columns,
-unseen labels) are TFDV's job, reported by DataValidationGate.
+not UTF-8 (UTF-16 from a spreadsheet's "Unicode text"), without rows, with broken quoting
+or ragged rows, with another separator than the configured one, with a header that repeats
+a column, leaves one unnamed or names one in a way the model's signatures cannot carry, or
+with headers that differ between files. Values against the schema (types, ranges, missing
+or unknown columns, unseen labels) are TFDV's job, reported by DataValidationGate.
+
+Files are streamed line by line (gzipped ones too), so memory stays flat on big files.
+A UTF-8 byte-order mark is read as UTF-8, as ExampleGen does.
 """
 from __future__ import annotations
 
+import codecs
 import csv
-import io
+import gzip
+import re
 from pathlib import Path
-from typing import List
+from typing import IO, Iterator, List
 
 # csv's default limit (128 KiB) is smaller than some real text cells.
-csv.field_size_limit(16 * 2**20)
+FIELD_SIZE_LIMIT = 16 * 2**20
+csv.field_size_limit(FIELD_SIZE_LIMIT)
+
+# A column name becomes a signature input, a TFLite tensor and an MLMD feature name;
+# TensorFlow renames other characters (a "/" starts a name scope) in signature inputs.
+SAFE_COLUMN = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
+_OTHER_SEPARATORS = {';': 'semicolon', '\t': 'tab', '|': 'pipe'}
+_SEPARATOR_KEYS = {';': "';'", '\t': "'\\t'", '|': "'|'", ',': "','"}
 
 
 class DataFileError(ValueError):
@@ -33,48 +47,117 @@ def data_files(path: Path) -> List[Path]:
   return files
 
 
-def _check_csv(path: Path) -> List[str]:
-  """Returns the header; raises DataFileError at the first unreadable line."""
-  data = path.read_bytes()
-  if not data.strip():
-    raise DataFileError(f'{path}: the file is empty. A CSV needs a header line, then rows.')
-  try:
-    text = data.decode('utf-8')
-  except UnicodeDecodeError as err:
-    line = data[:err.start].count(b'\n') + 1
-    raise DataFileError(
-        f'{path}: line {line} is not UTF-8 text (byte 0x{data[err.start]:02x}). Re-save the '
-        'file as UTF-8 (e.g. iconv -f latin1 -t utf-8).') from None
-  reader = csv.reader(io.StringIO(text, newline=''), strict=True)
-  try:
-    header = next(reader)
-    rows = 0
-    for row in reader:
-      if not row:
-        continue
-      rows += 1
-      if len(row) != len(header):
+def open_binary(path: Path) -> IO[bytes]:
+  """The file's bytes, decompressed when it is gzipped (ExampleGen reads .gz the same way)."""
+  return gzip.open(path, 'rb') if path.suffix == '.gz' else open(path, 'rb')
+
+
+def _text_lines(path: Path, handle: IO[bytes]) -> Iterator[str]:
+  """Decoded lines (ends kept, for csv's quoted line breaks); names the first bad line."""
+  for number, raw in enumerate(handle, start=1):
+    if number == 1:
+      if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise DataFileError(
-            f'{path}: line {reader.line_num} has {len(row)} fields, the header has '
-            f'{len(header)} ({", ".join(header)}). A separator is missing or extra, or a '
-            'text cell with a comma is not quoted.')
-  except csv.Error as err:
-    raise DataFileError(f'{path}: line {reader.line_num} cannot be parsed as CSV ({err}). '
-                        'Check its quotes: a quoted cell must end with a closing quote, and a '
-                        'quote inside a cell is written twice ("").') from None
+            f'{path}: the file is UTF-16 text (a spreadsheet\'s "Unicode text" export). '
+            'Save it as "CSV UTF-8", or convert it: iconv -f utf-16 -t utf-8.')
+      raw = raw[len(codecs.BOM_UTF8):] if raw.startswith(codecs.BOM_UTF8) else raw
+    try:
+      yield raw.decode('utf-8')
+    except UnicodeDecodeError as err:
+      raise DataFileError(
+          f'{path}: line {number} is not UTF-8 text (byte 0x{raw[err.start]:02x}). Re-save the '
+          'file as UTF-8 (e.g. iconv -f latin1 -t utf-8).') from None
+
+
+def _balanced_quotes(path: Path, lines: Iterator[str]) -> Iterator[str]:
+  """Passes the lines on; raises at the end when a quote never closed. ExampleGen joins
+  lines into one record while the count of '"' is odd (TFX's _CsvLineBuffer), so a stray
+  quote inside an unquoted cell, which Python's csv reads as a character, swallows every
+  line after it there."""
+  opened_at = None
+  for number, line in enumerate(lines, start=1):
+    if line.count('"') % 2:
+      opened_at = None if opened_at else number
+    yield line
+  if opened_at:
+    raise DataFileError(
+        f'{path}: line {opened_at} has a quote (") that no later line closes. A quote inside '
+        'a cell must be written twice (""), and the whole cell quoted.')
+
+
+def check_header(path: Path, header: List[str], delimiter: str) -> None:
+  """Refuses a header ExampleGen would read into the wrong columns, naming the fix."""
+  if len(header) == 1:
+    for other, name in _OTHER_SEPARATORS.items():
+      if other != delimiter and other in header[0]:
+        raise DataFileError(
+            f'{path}: the header is one column, {header[0][:80]!r}, which looks '
+            f'{name}-separated. Set data.delimiter: {_SEPARATOR_KEYS[other]} in the config '
+            'for such files.')
+  seen = {}
+  for position, name in enumerate(header, start=1):
+    if not name.strip():
+      raise DataFileError(
+          f'{path}: column {position} of the header has no name (a spreadsheet\'s row-number '
+          'column, or a separator at the end of each line). Name it, or remove it.')
+    if name in seen:
+      raise DataFileError(
+          f'{path}: the header names column {name!r} twice, at positions {seen[name]} and '
+          f'{position}. Rename or remove one of them.')
+    seen[name] = position
+  unsafe = [name for name in header if not SAFE_COLUMN.match(name)]
+  if unsafe:
+    raise DataFileError(
+        f'{path}: column name(s) {", ".join(repr(name) for name in unsafe)} cannot name a '
+        'model input: use a letter, then letters, digits or "_" (e.g. '
+        f'{_safe_spelling(unsafe[0])!r}). Rename them in the header.')
+
+
+def _safe_spelling(name: str) -> str:
+  spelled = re.sub(r'[^A-Za-z0-9_]+', '_', name.strip()).strip('_') or 'column'
+  return spelled if spelled[0].isalpha() else f'c_{spelled}'
+
+
+def _check_csv(path: Path, delimiter: str) -> List[str]:
+  """Returns the header; raises DataFileError at the first unreadable line."""
+  with open_binary(path) as handle:
+    try:
+      reader = csv.reader(_balanced_quotes(path, _text_lines(path, handle)), delimiter=delimiter, strict=True)
+      header = next(reader, None)
+      if header is None or not any(cell.strip() for cell in header):
+        raise DataFileError(f'{path}: the file is empty. A CSV needs a header line, then rows.')
+      check_header(path, header, delimiter)
+      rows = 0
+      for row in reader:
+        if not row:
+          continue
+        rows += 1
+        if len(row) != len(header):
+          raise DataFileError(
+              f'{path}: line {reader.line_num} has {len(row)} fields, the header has '
+              f'{len(header)} ({", ".join(header)}). A separator is missing or extra, or a '
+              'text cell with a separator is not quoted.')
+    except csv.Error as err:
+      raise DataFileError(
+          f'{path}: line {reader.line_num} cannot be parsed as CSV ({err}). Check its quotes: '
+          'a quoted cell must end with a closing quote, and a quote inside a cell is written '
+          f'twice (""); a cell holds at most {FIELD_SIZE_LIMIT // 2**20} MiB.') from None
+    except (EOFError, OSError) as err:  # a truncated or corrupt .gz
+      raise DataFileError(f'{path}: the file cannot be read to its end ({err}). Copy or '
+                          'compress it again.') from None
   if not rows:
     raise DataFileError(f'{path}: the file has a header ({", ".join(header)}) but no rows.')
   return header
 
 
-def check(path: Path, data_format: str) -> None:
+def check(path: Path, data_format: str, delimiter: str = ',') -> None:
   files = data_files(path)
   if data_format == 'tfrecord':
     for file in files:
       if file.stat().st_size == 0:
         raise DataFileError(f'{file}: the file is empty. It should hold tf.Example records.')
     return
-  headers = {file: _check_csv(file) for file in files}
+  headers = {file: _check_csv(file, delimiter) for file in files}
   first = files[0]
   for file, header in headers.items():
     if header != headers[first]:

@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 from typing import List
 
-from pipeline.config import SAFE_NAME, model_families
+from components.common.names import SAFE_NAME
+from pipeline.config import model_families
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

@@ -192,6 +192,15 @@ class PushedVersion:
   metrics: Dict[str, float]
 
 
+def pushed_version(properties) -> Optional[int]:
+  """A PushedModel's version: a string as TFX's Pusher writes it (an int in stores written
+  before 2026-12-01)."""
+  if 'pushed_version' not in properties:
+    return None
+  value = properties['pushed_version']
+  return int(value.string_value) if value.string_value else value.int_value
+
+
 def pushed_versions(metadata_path: Path) -> List[PushedVersion]:
   """Every version the pipeline pushed, with the run that produced it and its metrics."""
   store = open_store(metadata_path)
@@ -200,7 +209,7 @@ def pushed_versions(metadata_path: Path) -> List[PushedVersion]:
     properties = artifact.custom_properties
     if 'pushed_version' not in properties or properties['pushed'].int_value != 1:
       continue
-    version = properties['pushed_version'].int_value
+    version = pushed_version(properties)
     if version in versions:
       continue  # the same push, linked again by a cached re-run
     producers = [e for e in store.get_events_by_artifact_ids([artifact.id])

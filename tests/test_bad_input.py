@@ -19,7 +19,7 @@ EXIT_DATA = 3
     ('empty.csv', 'the file is empty'),
     ('header_only.csv', 'has a header (species, island, bill_length_mm) but no rows'),
     ('ragged_rows.csv', 'line 3 has 4 fields, the header has 3'),
-    ('unclosed_quote.csv', 'cannot be parsed as CSV'),
+    ('unclosed_quote.csv', 'that no later line closes'),
     ('latin1.csv', 'line 2 is not UTF-8 text (byte 0xe9). Re-save the file as UTF-8'),
 ])
 def test_malformed_csv_is_named_with_its_line(name, expected):
@@ -128,3 +128,98 @@ def test_schema_violation_names_file_and_column(schema_violations, column, reaso
   assert any(reason.lower() in line.lower() for line in lines), lines
   assert 'nothing was trained or pushed' in run.output
   assert serving_unchanged
+
+
+@pytest.mark.parametrize('content, expected', [
+    (b'a,b,a\n1,2,3\n', "the header names column 'a' twice, at positions 1 and 3"),
+    (b'a;b;c\n1;2;3\n', "looks semicolon-separated. Set data.delimiter: ';'"),
+    (b'a\tb\tc\n1\t2\t3\n', "looks tab-separated. Set data.delimiter: '\\t'"),
+    (b',a,b\n0,1,2\n', 'column 1 of the header has no name'),
+    (b'a,b,\n1,2,\n', 'column 3 of the header has no name'),
+    (b'od280/od315,b\n1,2\n', "column name(s) 'od280/od315' cannot name a model input"),
+    ('a,b\n1,2\n'.encode('utf-16'), 'the file is UTF-16 text'),
+    (b'a,b\n1,"2\n3,4\n', 'line 2 has a quote (") that no later line closes'),
+    (b'a,b\n1,x"y\n', 'line 2 has a quote (") that no later line closes'),
+    (b'a,b\n1,"' + b'x' * (17 * 2**20) + b'"\n', 'a cell holds at most 16 MiB'),
+])
+def test_spreadsheet_and_database_exports_are_named_with_the_fix(tmp_path, content, expected):
+  path = tmp_path / 'data.csv'
+  path.write_bytes(content)
+  with pytest.raises(DataFileError) as refused:
+    check(path, 'csv')
+  assert str(refused.value).startswith(f'{path}: ')
+  assert expected in str(refused.value)
+
+
+@pytest.mark.parametrize('name, content, delimiter', [
+    ('bom.csv', b'\xef\xbb\xbfa,b\n1,2\n', ','),  # Excel's "CSV UTF-8"
+    ('crlf.csv', b'a,b\r\n1,2\n3,4\r\n', ','),  # mixed line endings
+    ('semicolons.csv', b'a;b\n1,5;2\n', ';'),
+    ('tabs.tsv', b'a\tb\n1\t2\n', '\t'),
+    ('quoted.csv', b'a,b\n1,"x, ""y""\nz"\n', ','),  # a quoted cell with a line break
+])
+def test_valid_variants_pass_preflight(tmp_path, name, content, delimiter):
+  path = tmp_path / name
+  path.write_bytes(content)
+  check(path, 'csv', delimiter)
+
+
+def test_gzipped_csv_is_read_and_a_truncated_one_refused(tmp_path):
+  import gzip
+  whole = tmp_path / 'data.csv.gz'
+  whole.write_bytes(gzip.compress(b'a,b\n' + b'1,2\n' * 1000))
+  check(whole, 'csv')
+  cut = tmp_path / 'cut.csv.gz'
+  cut.write_bytes(whole.read_bytes()[:30])
+  with pytest.raises(DataFileError, match='cannot be read to its end'):
+    check(cut, 'csv')
+
+
+def _penguin_text(tmp_path) -> str:
+  source = datasets.resolve('penguins', None, 'csv', tmp_path / 'data')
+  return (source.input_base / source.pattern).read_text(encoding='utf-8')
+
+
+def test_duplicate_column_stops_forge_run(tmp_path, served):
+  lines = _penguin_text(tmp_path).splitlines()
+  bad = tmp_path / 'duplicate.csv'
+  bad.write_text('\n'.join([lines[0] + ',bill_length_mm']
+                           + [line + ',1' for line in lines[1:]]) + '\n')
+  before = _tree_digest(served)
+  run = forge_run(_penguin_config(tmp_path, served), '--data-path', str(bad))
+  assert run.returncode == EXIT_DATA, run.output
+  assert (f"{bad}: the header names column 'bill_length_mm' twice, at positions 3 and 9"
+          in run.output)
+  assert _tree_digest(served) == before
+
+
+def test_one_row_stops_before_transform_with_rows_per_split(tmp_path, served):
+  lines = _penguin_text(tmp_path).splitlines()
+  tiny = tmp_path / 'one_row.csv'
+  tiny.write_text(lines[0] + '\n' + lines[1] + '\n')
+  before = _tree_digest(served)
+  run = forge_run(_penguin_config(tmp_path, served), '--data-path', str(tiny))
+  assert run.returncode == EXIT_DATA, run.output
+  assert f'Too few rows in {tiny}' in run.output
+  assert 'Rows per split: eval 1, train 0' in run.output or \
+         'Rows per split: eval 0, train 1' in run.output, run.output
+  assert '(minimum 20)' in run.output and 'data.min_train_rows' in run.output
+  assert '> Transform' not in run.output
+  assert _tree_digest(served) == before
+
+
+def test_excel_semicolon_export_runs_with_data_delimiter(tmp_path):
+  """UTF-8 with a byte-order mark, ';' between cells, CRLF line ends: what a spreadsheet in
+  a European locale saves as "CSV UTF-8". With data.delimiter it trains and is pushed."""
+  export = tmp_path / 'export.csv'
+  text = _penguin_text(tmp_path).replace(',', ';').replace('\n', '\r\n')
+  export.write_bytes(b'\xef\xbb\xbf' + text.encode('utf-8'))
+  config = write_config(tmp_path / 'penguin.yaml', 'penguin',
+                        pipeline={'root': str(tmp_path / 'root')},
+                        data={'builtin': None, 'path': str(export), 'dataset': 'penguins',
+                              'delimiter': ';'},
+                        training={'epochs': 5, 'train_steps': 250},
+                        outputs={'serving_dir': str(tmp_path / 'serving')})
+  run = forge_run(config)
+  assert run.returncode == 0, run.output
+  assert 'Blessed. Pushed to' in run.output

@@ -93,3 +93,14 @@ def test_tuner_hands_its_best_hyperparameters_to_the_trainer(first_run):
       .read_text())
   assert set(history['hparams']) >= {'hidden_units', 'dropout', 'learning_rate'}
   assert history['strategy'] == 'default with 1 replica(s)'
+
+
+def test_pushed_model_properties_are_written_as_tfx_pusher_writes_them(first_run, pushed_dir):
+  """pushed_version and pushed_destination are strings, as TFX's own Pusher records them,
+  so TFX tools reading ML Metadata keep working."""
+  from pipeline.summary import open_store
+  store = open_store(first_run.config.metadata_path)
+  (pushed,) = [a for a in store.get_artifacts_by_type('PushedModel')
+               if a.custom_properties['pushed'].int_value == 1]
+  assert pushed.custom_properties['pushed_version'].string_value == pushed_dir.name
+  assert pushed.custom_properties['pushed_destination'].string_value == str(pushed_dir)

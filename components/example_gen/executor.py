@@ -19,6 +19,7 @@ _SHARD_BYTES of input).
 """
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 import math
@@ -29,6 +30,7 @@ import zlib
 from typing import Any, Dict, Iterator, List, Union
 
 import apache_beam as beam
+from google.protobuf import json_format, struct_pb2
 import tensorflow as tf
 from tfx.components.example_gen import utils, write_split
 from tfx.components.example_gen.base_example_gen_executor import (BaseExampleGenExecutor,
@@ -39,12 +41,33 @@ from tfx.components.util import examples_utils
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import io_utils, proto_utils
+from tfx.utils import proto_utils
 from tfx_bsl.coders import csv_decoder
 
 # Input per temporary shard: what the second pass holds in memory at once (as Python
 # objects, about three times this).
 _SHARD_BYTES = 32 * 2**20
+
+
+def custom_settings(custom_config_json: str | None) -> Dict[str, Any]:
+  """ExampleGen's custom_config (a CustomConfig proto holding a Struct) as a dict."""
+  if not custom_config_json:
+    return {}
+  config = example_gen_pb2.CustomConfig()
+  proto_utils.json_to_proto(custom_config_json, config)
+  settings = struct_pb2.Struct()
+  if config.HasField('custom_config'):
+    config.custom_config.Unpack(settings)
+  return json_format.MessageToDict(settings)
+
+
+def custom_config(settings: Dict[str, Any]) -> example_gen_pb2.CustomConfig:
+  """The CustomConfig proto ExampleGen's spec takes, holding `settings`."""
+  struct = struct_pb2.Struct()
+  struct.update(settings)
+  config = example_gen_pb2.CustomConfig()
+  config.custom_config.Pack(struct)
+  return config
 
 
 class _ScatterToShards(beam.DoFn):
@@ -104,6 +127,8 @@ class _BoundedMemoryExampleGen(BaseExampleGenExecutor):
   def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
          exec_properties: Dict[str, Any]) -> None:
     self._log_startup(input_dict, output_dict, exec_properties)
+    self._custom_config = custom_settings(
+        exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY))
     input_config = example_gen_pb2.Input()
     proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
                               input_config)
@@ -191,10 +216,20 @@ class ImportExecutor(_BoundedMemoryExampleGen):
 _COLUMN_TYPES_FILE = 'column_types.json'
 
 
-def _parse_csv(records: beam.PCollection, label: str) -> beam.PCollection:
+def _parse_csv(records: beam.PCollection, label: str, delimiter: str) -> beam.PCollection:
   return (records
-          | f'Parse{label}' >> beam.ParDo(csv_decoder.ParseCSVLine(delimiter=','))
+          | f'Parse{label}' >> beam.ParDo(csv_decoder.ParseCSVLine(delimiter=delimiter))
           | f'Cells{label}' >> beam.Keys())
+
+
+def csv_column_names(path: str, delimiter: str) -> List[str]:
+  """The header's column names. TFX's io_utils.load_csv_column_names splits the raw first
+  line on ',': it keeps a UTF-8 byte-order mark (what spreadsheets write for "CSV UTF-8") in
+  the first name, and splits quoted names. Read through Beam's filesystems, so a .gz file
+  is decompressed as the records are."""
+  with beam.io.filesystems.FileSystems.open(path) as handle:
+    first = handle.readline().decode('utf-8').lstrip('\ufeff')
+  return next(csv.reader([first], delimiter=delimiter))
 
 
 def _write_column_types(column_infos: List[csv_decoder.ColumnInfo], path: str) -> None:
@@ -217,9 +252,12 @@ class CsvExecutor(_BoundedMemoryExampleGen):
             | 'CsvFiles' >> beam.Create(files)
             | 'ReadCsvRecords' >> beam.ParDo(_ReadCsvRecordsFromTextFile()))
 
+  def _delimiter(self) -> str:
+    return self._custom_config.get('delimiter', ',')
+
   def _survey(self, records, files, work_dir):
-    column_names = io_utils.load_csv_column_names(files[0])
-    _ = (_parse_csv(records, 'ForTypes')
+    column_names = csv_column_names(files[0], self._delimiter())
+    _ = (_parse_csv(records, 'ForTypes', self._delimiter())
          | 'InferColumnTypes' >> beam.CombineGlobally(
              csv_decoder.ColumnTypeInferrer(column_names, skip_blank_lines=True))
          | 'WriteColumnTypes' >> beam.Map(_write_column_types,
@@ -227,5 +265,5 @@ class CsvExecutor(_BoundedMemoryExampleGen):
 
   def _to_examples(self, records, work_dir, payload_format):
     column_infos = _read_column_types(os.path.join(work_dir, _COLUMN_TYPES_FILE))
-    return (_parse_csv(records | 'Decode' >> beam.Map(bytes.decode), '')
+    return (_parse_csv(records | 'Decode' >> beam.Map(bytes.decode), '', self._delimiter())
             | 'ToTFExample' >> beam.ParDo(_ParsedCsvToTfExample(), column_infos))

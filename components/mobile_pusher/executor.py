@@ -19,8 +19,8 @@ from tfx.types import artifact_utils
 
 from components.model_optimizer import measure
 from components.model_optimizer.executor import REPORT_FILE
-from components.serving_pusher.executor import (is_blessed, model_dir_in, remove_dir,
-                                                staging_dir)
+from components.common.staging import (is_blessed, model_dir_in, publish, remove_dir,
+                                       staging_dir)
 
 MODEL_FILE = 'model.tflite'
 
@@ -57,7 +57,7 @@ def push(model: bytes, report: Dict[str, Any], variant: str, mobile_dir: str,
       with tf.io.gfile.GFile(posixpath.join(staging, name), 'wb') as out:
         out.write(content)
     target = posixpath.join(model_dir, str(version))
-    tf.io.gfile.rename(staging, target)
+    publish(staging, target, last_file=MODEL_FILE)
   finally:
     remove_dir(staging)
   return target
@@ -84,4 +84,5 @@ class Executor(base_executor.BaseExecutor):
                   exec_properties['model_name'])
     pushed.set_int_custom_property('pushed', 1)
     pushed.set_string_custom_property('pushed_destination', target)
+    pushed.set_string_custom_property('pushed_version', posixpath.basename(target))
     pushed.set_string_custom_property('variant', variant)

@@ -3,15 +3,14 @@
 TFX's Pusher copies the model straight into its version directory, so a server polling the
 directory can load half a model, and it checks nothing. This executor stages the copy in a
 hidden directory, adds warm-up requests, runs the serving check in a separate process,
-then renames the staging directory to the version number (atomic on a local or mounted
-filesystem; on gs:// or s3:// a rename copies objects, so there the directory appears
-object by object) and lists the model in models.config. Paths go through tf.io.gfile so
+then publishes the staging directory as the version number (components/common/staging.py:
+a rename where that is atomic, else a copy with saved_model.pb last) and lists the model
+in models.config. Paths go through tf.io.gfile so
 the same code pushes to a bucket from Kubeflow.
 """
 from __future__ import annotations
 
 import posixpath
-import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import tensorflow as tf
@@ -20,48 +19,13 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
+from components.common.staging import (is_blessed, model_dir_in, publish, remove_dir,
+                                       staging_dir)
 from components.serving_pusher import check, model_config, warmup
 from models.common.signature_names import SERVING_RAW
-from pipeline.config import SAFE_NAME
 
-STAGING_PREFIX = '.partial-'
-
-
-def is_blessed(blessing: types.Artifact) -> bool:
-  return blessing.get_int_custom_property('blessed') == 1
-
-
-def next_version(model_dir: str) -> int:
-  """Seconds since the epoch, like TFX's Pusher, but always above every existing version."""
-  existing = [int(name.rstrip('/')) for name in tf.io.gfile.listdir(model_dir)
-              if name.rstrip('/').isdigit()]
-  return max([int(time.time())] + [v + 1 for v in existing])
-
-
-def remove_dir(path: str) -> None:
-  if tf.io.gfile.exists(path):
-    tf.io.gfile.rmtree(path)
-
-
-def model_dir_in(root: str, model_name: str) -> str:
-  """<root>/<model_name>, refusing a name that could lead out of root. The config checks
-  names too; this check holds for a pipeline compiled elsewhere (e.g. a KFP spec)."""
-  if not SAFE_NAME.match(model_name):
-    raise ValueError(f'model name {model_name!r} is not a safe directory name: use a letter, '
-                     'then letters, digits, "_" or "-" (pipeline.name in the config)')
-  return posixpath.join(root, model_name)
-
-
-def staging_dir(model_dir: str) -> Tuple[int, str]:
-  """The next version number and the hidden directory to build it in, after removing what
-  an interrupted push left behind."""
-  tf.io.gfile.makedirs(model_dir)
-  for name in tf.io.gfile.listdir(model_dir):
-    if name.startswith(STAGING_PREFIX):
-      remove_dir(posixpath.join(model_dir, name.rstrip('/')))
-  version = next_version(model_dir)
-  return version, posixpath.join(model_dir, f'{STAGING_PREFIX}{version}')
-
+# TF Serving and TFX's own tools take a version as available once this file is there.
+SAVED_MODEL_FILE = 'saved_model.pb'
 
 def stage(model_path: str, staging: str, model_name: str, examples: List[bytes]) -> None:
   io_utils.copy_dir(model_path, staging)
@@ -78,7 +42,7 @@ def push(model_path: str, serving_dir: str, model_name: str, examples: List[byte
     stage(model_path, staging, model_name, examples)
     check.check_in_subprocess(staging)
     target = posixpath.join(model_dir, str(version))
-    tf.io.gfile.rename(staging, target)
+    publish(staging, target, last_file=SAVED_MODEL_FILE)
   finally:
     remove_dir(staging)
   return target, model_config.register(serving_dir, model_name, keep_versions)
@@ -103,6 +67,7 @@ class Executor(base_executor.BaseExecutor):
                           rows, exec_properties['keep_versions'])
     pushed_model.set_int_custom_property('pushed', 1)
     pushed_model.set_string_custom_property('pushed_destination', target)
-    pushed_model.set_int_custom_property('pushed_version', int(posixpath.basename(target)))
+    # A string, as TFX's Pusher writes it (tools reading ML Metadata expect one).
+    pushed_model.set_string_custom_property('pushed_version', posixpath.basename(target))
     if pinned is not None:
       pushed_model.set_int_custom_property('served_version_pinned', pinned)

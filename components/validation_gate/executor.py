@@ -6,7 +6,7 @@ the Trainer would go on with bad data. No TFX component does this; it is written
 from __future__ import annotations
 
 import os
-from typing import List
+from typing import Dict, List
 
 from tensorflow_data_validation.utils.anomalies_util import load_anomalies_binary
 
@@ -15,19 +15,25 @@ class DataValidationError(RuntimeError):
   """The data does not match the schema; the message lists every feature at fault."""
 
 
+def describe_anomaly_info(anomalies, split: str) -> List[str]:
+  """One line per anomalous feature of one split's Anomalies proto."""
+  problems = []
+  for feature, info in sorted(anomalies.anomaly_info.items()):
+    reasons = '; '.join(reason.description or reason.short_description
+                        for reason in info.reason) or info.description
+    problems.append(f'column {feature!r} ({split} split): {reasons}')
+  if anomalies.HasField('dataset_anomaly_info'):
+    reasons = '; '.join(r.description for r in anomalies.dataset_anomaly_info.reason)
+    problems.append(f'the dataset as a whole ({split} split): {reasons}')
+  return problems
+
+
 def describe_anomalies(anomalies_uri: str, split_names: List[str]) -> List[str]:
   """One line per anomalous feature and split, in words a person can act on."""
   problems = []
   for split in split_names:
     path = os.path.join(anomalies_uri, f'Split-{split}', 'SchemaDiff.pb')
-    anomalies = load_anomalies_binary(path)
-    for feature, info in sorted(anomalies.anomaly_info.items()):
-      reasons = '; '.join(reason.description or reason.short_description
-                          for reason in info.reason) or info.description
-      problems.append(f'column {feature!r} ({split} split): {reasons}')
-    if anomalies.HasField('dataset_anomaly_info'):
-      reasons = '; '.join(r.description for r in anomalies.dataset_anomaly_info.reason)
-      problems.append(f'the dataset as a whole ({split} split): {reasons}')
+    problems += describe_anomaly_info(load_anomalies_binary(path), split)
   return problems
 
 
@@ -40,6 +46,22 @@ def check(anomalies_uri: str, split_names: List[str], data_location: str,
         + '\n  '.join(problems)
         + '\nFix these values in the data, or, if the change is intended, update the schema '
           '(nothing was trained or pushed).')
+
+
+def check_split_sizes(rows: Dict[str, int], minimum: Dict[str, int], data_location: str,
+                      eval_fraction: float) -> None:
+  """Stops a run whose splits are too small to train on or to judge the model by, which
+  TensorFlow would otherwise report mid-training as `Unexpected result of train_function
+  (Empty logs)`."""
+  short = [f'{split} {rows.get(split, 0)} (minimum {least})' for split, least in minimum.items()
+           if rows.get(split, 0) < least]
+  if short:
+    counts = ', '.join(f'{split} {count}' for split, count in sorted(rows.items()))
+    raise DataValidationError(
+        f'Too few rows in {data_location}: {"; ".join(short)}. Rows per split: {counts} '
+        f'(eval is about {eval_fraction:.0%} of the rows, by a hash of each row). Add rows, '
+        'or lower data.min_train_rows / data.min_eval_rows (or change data.eval_fraction) '
+        'if this little data is intended (nothing was trained or pushed).')
 
 
 def check_drift(drifted: List[str], data_location: str, schema_location: str,
