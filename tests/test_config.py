@@ -13,7 +13,7 @@ def _error(tmp_path, **sections):
 
 
 def test_shipped_configs_are_valid():
-  for name in ('penguin', 'taxi', 'digits'):
+  for name in ('penguin', 'taxi', 'digits', 'text'):
     config = load_config(PROJECT_DIR / 'configs' / f'{name}.yaml')
     assert config.model.family == name
 

@@ -17,7 +17,8 @@ PICKLE_LOADS = re.compile(r'\b(pickle|dill|cloudpickle|joblib)\.loads?\b|\bimpor
 def _is_pickle(path: Path) -> bool:
   """Parses the file as a pickle opcode stream without executing it."""
   data = path.read_bytes()
-  if len(data) < 2 or data[0] != 0x80:  # PROTO opcode: protocol 2 and newer
+  # A pickle ends with STOP; protocols 2+ start with PROTO (0x80), 0 and 1 with any opcode.
+  if len(data) < 2 or not data.endswith(b'.'):
     return False
   try:
     pickletools.dis(data, out=io.StringIO())
@@ -28,9 +29,12 @@ def _is_pickle(path: Path) -> bool:
 
 def test_pickle_detection_works(tmp_path):
   import pickle
-  (tmp_path / 'a').write_bytes(pickle.dumps({'x': [1, 2]}))
+  for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+    (tmp_path / f'p{protocol}').write_bytes(pickle.dumps({'x': [1, 2]}, protocol=protocol))
+    assert _is_pickle(tmp_path / f'p{protocol}'), protocol
   (tmp_path / 'b').write_bytes(b'\x80\x03' + bytes(200))
-  assert _is_pickle(tmp_path / 'a') and not _is_pickle(tmp_path / 'b')
+  (tmp_path / 'c').write_bytes(b'a,b\n1,2.')
+  assert not _is_pickle(tmp_path / 'b') and not _is_pickle(tmp_path / 'c')
 
 
 @pytest.mark.parametrize('fixture', ['penguin_runs', 'taxi_run'])
