@@ -83,9 +83,20 @@ def _parser() -> argparse.ArgumentParser:
                                     help="print the command showing the Trainer's logs")
   _add_config_arguments(tensorboard)
   init = commands.add_parser(
-      'init', help='copy a model family and its config as the start of your own')
-  init.add_argument('name', help='the new family and pipeline name, e.g. my_model')
-  init.add_argument('--from', dest='source', default='penguin', help='family to copy')
+      'init', help='a config (and schema) for your own table, or a copy of a model family',
+      description='With --data and --label: profile the table and write schemas/NAME/'
+      'schema.pbtxt and configs/NAME.yaml for the tabular family, in this directory (no '
+      'Python to write). With --from: copy a code family to models/NAME/ and its config.')
+  init.add_argument('name', help='the new pipeline (or family) name, e.g. my_model')
+  init.add_argument('--data', type=Path, help='your table: a CSV file, a directory of CSVs, '
+                    'or TFRecords of tf.Examples (--format tfrecord)')
+  init.add_argument('--label', help='--data: the column to predict')
+  init.add_argument('--task', choices=['classification', 'regression'],
+                    help='--data: override the task inferred from the label')
+  init.add_argument('--format', choices=['csv', 'tfrecord'], default='csv')
+  init.add_argument('--delimiter', default=',', choices=[',', ';', '\t', '|'],
+                    help="--data: the CSV field separator (default ',')")
+  init.add_argument('--from', dest='source', help='family to copy (default penguin)')
   return parser
 
 
@@ -257,10 +268,36 @@ def _tensorboard(config) -> int:
   return EXIT_OK
 
 
+def _init_from_data(args) -> int:
+  if not args.label:
+    print('Cannot init: --data needs --label COLUMN, the column to predict.', file=sys.stderr)
+    return EXIT_CONFIG
+  from pipeline import table_init
+  from pipeline.preflight import DataFileError
+  delimiter = '\t' if args.delimiter == '\\t' else args.delimiter
+  print(f'Reading {args.data} ...')
+  try:
+    written, found = table_init.init_from_data(args.name, args.data, args.label, args.task,
+                                               args.format, delimiter)
+  except (table_init.InitError, DataFileError) as err:
+    print(f'Cannot init: {err}', file=sys.stderr)
+    return EXIT_CONFIG
+  print('\n'.join(table_init.describe(found)))
+  print('\n'.join(f'wrote {path}' for path in written))
+  print(f'Next: review them, then `forge run configs/{args.name}.yaml`.')
+  return EXIT_OK
+
+
 def _init(args) -> int:
+  if args.data is not None:
+    if args.source:
+      print('Cannot init: give --data (a table) or --from (a family to copy), not both.',
+            file=sys.stderr)
+      return EXIT_CONFIG
+    return _init_from_data(args)
   from pipeline.scaffold import ScaffoldError, init
   try:
-    written = init(args.name, args.source)
+    written = init(args.name, args.source or 'penguin')
   except ScaffoldError as err:
     print(f'Cannot init: {err}', file=sys.stderr)
     return EXIT_CONFIG

@@ -21,7 +21,10 @@ from pipeline import datasets
 def model_families() -> tuple:
   """Every folder under models/ with a features.py (`forge init` adds folders)."""
   return tuple(sorted(path.parent.name for path in MODELS_DIR.glob('*/features.py')))
-GATED_METRICS = ('accuracy', 'auc', 'precision', 'recall')
+# Higher is better for the classification metrics, lower for the regression ones.
+HIGHER_IS_BETTER = ('accuracy', 'auc', 'precision', 'recall')
+LOWER_IS_BETTER = ('rmse', 'mae')
+GATED_METRICS = HIGHER_IS_BETTER + LOWER_IS_BETTER
 
 
 class ConfigError(ValueError):
@@ -60,6 +63,8 @@ class DataSection(_Section):
   max_leakage: float = Field(
       0.01, ge=0, le=1, description='Largest fraction of eval rows that may repeat a training '
       'row (same feature values) before the run stops.')
+  drop_unlabeled: bool = Field(
+      False, description='Train without rows whose label is empty (else they stop the run).')
   check_drift: bool = Field(
       True, description="Compare the training data with the data accepted last, using the "
       "schema's drift_comparator thresholds; false accepts this run's data as the new baseline.")
@@ -79,10 +84,75 @@ class DataSection(_Section):
     return self
 
 
+class FeatureRoles(_Section):
+  """What the tabular family does with each column (forge init --data writes these)."""
+  numeric: List[str] = Field(default_factory=list,
+                             description='Numbers: missing imputed, z-scored, clipped.')
+  skewed: List[str] = Field(default_factory=list, description='Skewed numbers: z-scored and '
+                            'also one-hot quantile buckets.')
+  categorical: List[str] = Field(default_factory=list,
+                                 description='Strings: a vocabulary, one-hot encoded.')
+  integer_code: List[str] = Field(default_factory=list, description='Small non-negative '
+                                  'integer codes: one-hot (codes above 63 fold by modulo).')
+
+  def all(self) -> List[str]:
+    return self.numeric + self.skewed + self.categorical + self.integer_code
+
+
+TABULAR = 'tabular'
+
+
 class ModelSection(_Section):
   family: str = Field(description='Folder under models/.')
   hparams: Dict[str, float | int | str | List[int]] = Field(
       default_factory=dict, description='Model-family hyperparameters (layer sizes, ...).')
+  # The tabular family is described here instead of in Python:
+  label: Optional[str] = Field(None, description='tabular: the column to predict.')
+  task: Optional[Literal['classification', 'regression']] = Field(
+      None, description='tabular: classification (label values in `classes`) or regression.')
+  classes: List[str] = Field(
+      default_factory=list, description='tabular classification: the label values, in the '
+      "model's output order (forge init lists the data's).")
+  features: FeatureRoles = Field(default_factory=FeatureRoles,
+                                 description='tabular: the columns the model reads, by role.')
+  loss: Literal['mse', 'huber'] = Field('mse', description='tabular regression loss.')
+
+  @model_validator(mode='after')
+  def _tabular_described(self) -> 'ModelSection':
+    described = {'label': self.label, 'task': self.task, 'classes': self.classes,
+                 'features': self.features.all()}
+    if self.family != TABULAR:
+      given = [key for key, value in described.items() if value]
+      if given:
+        raise ValueError(f'model.{given[0]} describes the tabular family; the {self.family} '
+                         'family defines its data in models/' + self.family + '/features.py')
+      return self
+    missing = [key for key in ('label', 'task', 'features') if not described[key]]
+    if missing:
+      raise ValueError(f'model.family tabular needs model.{missing[0]} (forge init NAME '
+                       '--data PATH --label COLUMN writes a config with all of it)')
+    columns = self.features.all()
+    repeated = sorted({name for name in columns if columns.count(name) > 1})
+    if repeated:
+      raise ValueError(f'model.features: {repeated} have more than one role; give each '
+                       'column one')
+    if self.label in columns:
+      raise ValueError(f'model.features lists the label {self.label!r}; remove it there')
+    if self.task == 'classification' and len(self.classes) < 2:
+      raise ValueError('model.classes: a classification needs at least two label values '
+                       f'(got {self.classes})')
+    if self.task == 'classification' and len(set(self.classes)) != len(self.classes):
+      raise ValueError(f'model.classes repeats a value: {self.classes}')
+    if self.task == 'regression' and self.classes:
+      raise ValueError('model.classes is for classification; remove it for a regression')
+    return self
+
+  def family_spec(self) -> Optional[Dict[str, object]]:
+    """What load_family builds the tabular family from (exec properties carry it)."""
+    if self.family != TABULAR:
+      return None
+    return {'label': self.label, 'task': self.task, 'classes': list(self.classes),
+            'features': self.features.model_dump(), 'loss': self.loss}
 
   @field_validator('family')
   @classmethod
@@ -168,13 +238,28 @@ class TuningSection(_Section):
 
 
 class MetricGate(_Section):
+  """min/max_drop for a metric where higher is better, max/max_increase for rmse and mae."""
   min: Optional[float] = Field(None, description='Value threshold on the eval split.')
   max_drop: Optional[float] = Field(
       None, ge=0, description='Largest allowed drop against the last blessed model.')
+  max: Optional[float] = Field(None, description='Value ceiling on the eval split.')
+  max_increase: Optional[float] = Field(
+      None, ge=0, description='Largest allowed increase against the last blessed model.')
 
 
 class GatesSection(_Section):
   metrics: Dict[Literal[GATED_METRICS], MetricGate] = Field(default_factory=dict)
+
+  @model_validator(mode='after')
+  def _directions(self) -> 'GatesSection':
+    for name, gate in self.metrics.items():
+      if name in LOWER_IS_BETTER and (gate.min is not None or gate.max_drop is not None):
+        raise ValueError(f'gates.metrics.{name}: lower is better; bound it with max and '
+                         'max_increase, not min and max_drop')
+      if name in HIGHER_IS_BETTER and (gate.max is not None or gate.max_increase is not None):
+        raise ValueError(f'gates.metrics.{name}: higher is better; bound it with min and '
+                         'max_drop, not max and max_increase')
+    return self
   slices: List[str] = Field(
       default_factory=list, description='Raw features whose values the Evaluator also '
       'reports metrics for, one slice per value (the report shows them); gates use all rows.')
@@ -303,6 +388,16 @@ class ForgeConfig(_Section):
   outputs: OutputsSection
   beam: BeamSection = Field(default_factory=BeamSection)
   kubeflow: Optional[KubeflowSection] = None
+
+  @model_validator(mode='after')
+  def _regression_supported(self) -> 'ForgeConfig':
+    if self.model.task == 'regression':
+      for section, enabled in (('distillation', self.distillation.enabled),
+                               ('training.privacy', self.training.privacy.enabled)):
+        if enabled:
+          raise ValueError(f'{section} is built for classification; set {section}.enabled: '
+                           'false for this regression')
+    return self
 
   @model_validator(mode='after')
   def _distillation_feeds_optimization(self) -> 'ForgeConfig':

@@ -7,6 +7,12 @@ import tensorflow_model_analysis as tfma
 from models.common.family import Family
 from pipeline.config import GatesSection
 
+# Config metric name -> TFMA metric class for regression.
+_REGRESSION_CLASSES = {
+    'rmse': 'RootMeanSquaredError',
+    'mae': 'MeanAbsoluteError',
+    'loss': 'MeanSquaredError',
+}
 # Config metric name -> TFMA metric class for (binary, multi-class) tasks.
 _METRIC_CLASSES = {
     'accuracy': ('BinaryAccuracy', 'SparseCategoricalAccuracy'),
@@ -21,6 +27,14 @@ _NO_REGRESSION = 1e-10
 
 
 def metric_class(metric: str, family: Family) -> str:
+  if family.is_regression:
+    if metric not in _REGRESSION_CLASSES:
+      raise ValueError(f'gates.metrics.{metric}: a classification metric; the {family.name} '
+                       'family is a regression. Gate on rmse or mae instead.')
+    return _REGRESSION_CLASSES[metric]
+  if metric not in _METRIC_CLASSES:
+    raise ValueError(f'gates.metrics.{metric}: a regression metric; the {family.name} '
+                     'family is a classification. Gate on accuracy instead.')
   binary_class, multiclass_class = _METRIC_CLASSES[metric]
   chosen = binary_class if family.is_binary else multiclass_class
   if chosen is None:
@@ -34,15 +48,24 @@ def _threshold(gate) -> tfma.MetricThreshold | None:
   threshold = tfma.MetricThreshold()
   if gate.min is not None:
     threshold.value_threshold.lower_bound.value = gate.min
+  if gate.max is not None:
+    threshold.value_threshold.upper_bound.value = gate.max
   if gate.max_drop is not None:
     threshold.change_threshold.direction = tfma.MetricDirection.HIGHER_IS_BETTER
     threshold.change_threshold.absolute.value = -max(gate.max_drop, _NO_REGRESSION)
+  if gate.max_increase is not None:
+    threshold.change_threshold.direction = tfma.MetricDirection.LOWER_IS_BETTER
+    threshold.change_threshold.absolute.value = max(gate.max_increase, _NO_REGRESSION)
   return threshold
 
 
 def eval_config(family: Family, gates: GatesSection) -> tfma.EvalConfig:
-  reported = (['loss', 'accuracy', 'auc', 'precision', 'recall'] if family.is_binary
-              else ['loss', 'accuracy'])
+  if family.is_regression:
+    reported = ['loss', 'rmse', 'mae']
+  elif family.is_binary:
+    reported = ['loss', 'accuracy', 'auc', 'precision', 'recall']
+  else:
+    reported = ['loss', 'accuracy']
   metrics = [tfma.MetricConfig(class_name='ExampleCount')]
   for metric in sorted(set(reported) | set(gates.metrics)):
     config = tfma.MetricConfig(class_name=metric_class(metric, family))
@@ -60,7 +83,7 @@ def eval_config(family: Family, gates: GatesSection) -> tfma.EvalConfig:
           model_type='tf_generic',
           signature_name='serving_default',
           label_key=family.transformed_label_key,
-          prediction_key='probabilities',
+          prediction_key=family.output_key,
           preprocessing_function_names=['transform_features'])],
       slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[feature])
                                             for feature in gates.slices],

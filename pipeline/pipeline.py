@@ -99,25 +99,30 @@ def local_deployment(config: ForgeConfig) -> Deployment:
               str(config.metadata_path.resolve()))))
 
 
-def _example_gen(deployment: Deployment, eval_fraction: float, delimiter: str):
-  eval_buckets = max(1, round(HASH_BUCKETS * eval_fraction))
+def _example_gen(deployment: Deployment, config: ForgeConfig, label_key: str):
+  eval_buckets = max(1, round(HASH_BUCKETS * config.data.eval_fraction))
   splits = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
       example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=HASH_BUCKETS - eval_buckets),
       example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=eval_buckets),
   ]))
   inputs = example_gen_pb2.Input(
       splits=[example_gen_pb2.Input.Split(name='all', pattern=deployment.input_pattern)])
+  settings = {}
+  if config.data.delimiter != ',':
+    settings['delimiter'] = config.data.delimiter
+  if config.data.drop_unlabeled:
+    settings['drop_unlabeled'] = label_key
+  # Left unset without settings: the execution properties (and cache) of earlier runs stand.
+  custom_config = example_gen_config(settings) if settings else None
   if deployment.data_format != 'csv':
     return ImportExampleGen(input_base=deployment.input_base, input_config=inputs,
-                            output_config=splits)
-  return CsvExampleGen(
-      input_base=deployment.input_base, input_config=inputs, output_config=splits,
-      # Left unset for commas: the execution properties (and cache) of earlier runs stand.
-      custom_config=None if delimiter == ',' else example_gen_config({'delimiter': delimiter}))
+                            output_config=splits, custom_config=custom_config)
+  return CsvExampleGen(input_base=deployment.input_base, input_config=inputs,
+                       output_config=splits, custom_config=custom_config)
 
 
 def _mobile_components(config: ForgeConfig, deployment: Deployment, family: Family,
-                       code_fingerprint: str, example_gen, transform, trainer,
+                       family_settings: dict, example_gen, transform, trainer,
                        evaluator) -> list:
   """[Distiller,] ModelOptimizer (prune, QAT, TFLite variants, measured) and the push of the
   selected variant once the Evaluator has blessed the model. With distillation, the
@@ -135,10 +140,9 @@ def _mobile_components(config: ForgeConfig, deployment: Deployment, family: Fami
         transformed_examples=transform.outputs['transformed_examples'],
         family=family.name,
         settings=json.dumps({**config.distillation.model_dump(exclude={'enabled'}),
-                             'code_fingerprint': code_fingerprint}, sort_keys=True),
+                             **family_settings}, sort_keys=True),
         batch_size=config.training.batch_size))
-  settings = {**config.optimization.model_dump(exclude={'enabled'}),
-              'code_fingerprint': code_fingerprint}
+  settings = {**config.optimization.model_dump(exclude={'enabled'}), **family_settings}
   # Trained-model variants first: a graph TFLite cannot take fails before any fine-tuning.
   settings['variants'] = sorted(set(settings['variants']), key=TFLITE_VARIANTS.index)
   optimizer = ModelOptimizer(
@@ -161,9 +165,13 @@ def _mobile_components(config: ForgeConfig, deployment: Deployment, family: Fami
 def create_pipeline(config: ForgeConfig,
                     deployment: Optional[Deployment] = None) -> Pipeline:
   deployment = deployment or local_deployment(config)
-  family = load_family(config.model.family)
+  family_spec = config.model.family_spec()
+  family = load_family(config.model.family, family_spec)
   code_fingerprint = family.code_fingerprint  # reads the family's source files
-  example_gen = _example_gen(deployment, config.data.eval_fraction, config.data.delimiter)
+  # What the executors running the family's code rebuild it from (tabular: the config's).
+  family_settings = {'code_fingerprint': code_fingerprint,
+                     **({'family_spec': family_spec} if family_spec else {})}
+  example_gen = _example_gen(deployment, config, family.label_key)
   statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])
   if deployment.schema_file is not None:
     schema_gen = ImportSchemaGen(schema_file=deployment.schema_file)
@@ -189,12 +197,13 @@ def create_pipeline(config: ForgeConfig,
       schema_location=deployment.schema_file or 'the schema inferred by SchemaGen',
       min_split_rows=json.dumps({'train': config.data.min_train_rows,
                                  'eval': config.data.min_eval_rows}),
+      label_key=family.label_key,
       eval_fraction=config.data.eval_fraction)
   transform = Transform(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
       preprocessing_fn=family.preprocessing_fn,
-      custom_config={'code_fingerprint': code_fingerprint},
+      custom_config=family_settings,
       # Pre/post-transform statistics double Transform's time; StatisticsGen has them.
       disable_statistics=True)
   leakage_check = LeakageCheck(
@@ -208,7 +217,7 @@ def create_pipeline(config: ForgeConfig,
       'hparams': config.model.hparams,
       # Checkpoints for BackupAndRestore, stable across re-runs of the same inputs.
       'backup_root': f'{deployment.pipeline_root}/Trainer/backups',
-      'code_fingerprint': code_fingerprint,
+      **family_settings,
   }
   tuning_components = []
   if config.tuning.enabled:
@@ -253,7 +262,7 @@ def create_pipeline(config: ForgeConfig,
       model_name=config.model_name,
       label_key=family.label_key).with_id('Pusher')
   mobile_components = (
-      _mobile_components(config, deployment, family, code_fingerprint, example_gen, transform,
+      _mobile_components(config, deployment, family, family_settings, example_gen, transform,
                          trainer, evaluator) if config.optimization.enabled else [])
   return Pipeline(
       pipeline_name=config.pipeline.name,

@@ -5,8 +5,8 @@ rather than minutes later deep inside a Beam worker's stack trace.
 What it checks is what CsvExampleGen cannot report well: files that are missing, empty,
 not UTF-8 (UTF-16 from a spreadsheet's "Unicode text"), without rows, with broken quoting
 or ragged rows, with another separator than the configured one, with a header that repeats
-a column, leaves one unnamed or names one in a way the model's signatures cannot carry, or
-with headers that differ between files. Values against the schema (types, ranges, missing
+a column, leaves one unnamed or names two that ExampleGen would read under the same safe
+name (components/common/names.safe_column), or with headers that differ between files. Values against the schema (types, ranges, missing
 or unknown columns, unseen labels) are TFDV's job, reported by DataValidationGate.
 
 Files are streamed line by line (gzipped ones too), so memory stays flat on big files.
@@ -17,17 +17,15 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
-import re
 from pathlib import Path
-from typing import IO, Iterator, List
+from typing import IO, Iterator, List, Tuple
+
+from components.common.names import safe_column
 
 # csv's default limit (128 KiB) is smaller than some real text cells.
 FIELD_SIZE_LIMIT = 16 * 2**20
 csv.field_size_limit(FIELD_SIZE_LIMIT)
 
-# A column name becomes a signature input, a TFLite tensor and an MLMD feature name;
-# TensorFlow renames other characters (a "/" starts a name scope) in signature inputs.
-SAFE_COLUMN = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
 _OTHER_SEPARATORS = {';': 'semicolon', '\t': 'tab', '|': 'pipe'}
 _SEPARATOR_KEYS = {';': "';'", '\t': "'\\t'", '|': "'|'", ',': "','"}
 
@@ -105,17 +103,19 @@ def check_header(path: Path, header: List[str], delimiter: str) -> None:
           f'{path}: the header names column {name!r} twice, at positions {seen[name]} and '
           f'{position}. Rename or remove one of them.')
     seen[name] = position
-  unsafe = [name for name in header if not SAFE_COLUMN.match(name)]
-  if unsafe:
-    raise DataFileError(
-        f'{path}: column name(s) {", ".join(repr(name) for name in unsafe)} cannot name a '
-        'model input: use a letter, then letters, digits or "_" (e.g. '
-        f'{_safe_spelling(unsafe[0])!r}). Rename them in the header.')
+  read_as = {}
+  for name in header:
+    safe = safe_column(name)
+    if safe in read_as:
+      raise DataFileError(
+          f'{path}: columns {read_as[safe]!r} and {name!r} would both be read as {safe!r} '
+          '(model inputs take letters, digits and "_"). Rename one of them.')
+    read_as[safe] = name
 
 
-def _safe_spelling(name: str) -> str:
-  spelled = re.sub(r'[^A-Za-z0-9_]+', '_', name.strip()).strip('_') or 'column'
-  return spelled if spelled[0].isalpha() else f'c_{spelled}'
+def renamed_columns(header: List[str]) -> List[Tuple[str, str]]:
+  """(name in the file, name in the pipeline) for each column ExampleGen renames."""
+  return [(name, safe_column(name)) for name in header if safe_column(name) != name]
 
 
 def _check_csv(path: Path, delimiter: str) -> List[str]:

@@ -113,8 +113,12 @@ def describe_failure(failure) -> str:
   threshold = failure.metric_threshold
   if failure.metric_key.is_diff:
     allowed = abs(threshold.change_threshold.absolute.value)
-    text = (f'{name}: {value:+.4f} against the last blessed model, a larger drop than the '
-            f'{allowed:.4f} allowed (max_drop)')
+    if threshold.change_threshold.direction == tfma.MetricDirection.LOWER_IS_BETTER:
+      text = (f'{name}: {value:+.4f} against the last blessed model, a larger increase than '
+              f'the {allowed:.4f} allowed (max_increase)')
+    else:
+      text = (f'{name}: {value:+.4f} against the last blessed model, a larger drop than the '
+              f'{allowed:.4f} allowed (max_drop)')
   else:
     bounds = threshold.value_threshold
     limits = ([f'below the minimum {bounds.lower_bound.value:.4f}']

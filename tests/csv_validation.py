@@ -1,6 +1,6 @@
 """The cheap part of a run, in one process: the preflight check, then the rows as
-CsvExampleGen reads and types them (TFX's reader, tfx_bsl's CSV parser and column type
-inference, TFX's conversion to tf.Example) and TFDV's validation against a schema, as
+CsvExampleGen reads and types them (components/example_gen/in_process.py) and TFDV's
+validation against a schema, as
 StatisticsGen, ExampleValidator and DataValidationGate do. No Beam pipeline starts, so a
 few hundred files take a minute; the fuzzing test runs every mutant through it."""
 from __future__ import annotations
@@ -12,11 +12,9 @@ from typing import List, Optional
 import tensorflow_data_validation as tfdv
 from tensorflow_data_validation.statistics.stats_impl import generate_statistics_in_memory
 from tensorflow_metadata.proto.v0 import schema_pb2
-from tfx.components.example_gen.csv_example_gen.executor import (_ParsedCsvToTfExample,
-                                                                 _ReadCsvRecordsFromTextFile)
-from tfx_bsl.coders import csv_decoder, example_coder
+from tfx_bsl.coders import example_coder
 
-from components.example_gen.executor import csv_column_names
+from components.example_gen.in_process import csv_examples
 from components.validation_gate.executor import describe_anomaly_info
 from pipeline.preflight import DataFileError, check
 
@@ -32,19 +30,7 @@ def validate(path: Path, schema: schema_pb2.Schema, delimiter: str = ',') -> Out
     check(path, 'csv', delimiter)
   except DataFileError as err:
     return Outcome('preflight', [str(err)])
-  columns = csv_column_names(str(path), delimiter)
-  parser = csv_decoder.ParseCSVLine(delimiter)
-  parser.setup()
-  rows = [cells for record in _ReadCsvRecordsFromTextFile().process(str(path))
-          for cells, _ in parser.process(record)]
-  inferrer = csv_decoder.ColumnTypeInferrer(columns, skip_blank_lines=True)
-  accumulator = inferrer.create_accumulator()
-  for cells in rows:
-    accumulator = inferrer.add_input(accumulator, cells)
-  column_infos = inferrer.extract_output(accumulator)
-  converter = _ParsedCsvToTfExample()
-  examples = [example.SerializeToString() for cells in rows if cells
-              for example in converter.process(cells, column_infos)]
+  examples = [example.SerializeToString() for example in csv_examples([str(path)], delimiter)]
   batch = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(examples)
   statistics = generate_statistics_in_memory(batch)
   anomalies = tfdv.validate_statistics(statistics, schema)

@@ -136,7 +136,7 @@ def test_schema_violation_names_file_and_column(schema_violations, column, reaso
     (b'a\tb\tc\n1\t2\t3\n', "looks tab-separated. Set data.delimiter: '\\t'"),
     (b',a,b\n0,1,2\n', 'column 1 of the header has no name'),
     (b'a,b,\n1,2,\n', 'column 3 of the header has no name'),
-    (b'od280/od315,b\n1,2\n', "column name(s) 'od280/od315' cannot name a model input"),
+    (b'a/b,a_b\n1,2\n', "columns 'a/b' and 'a_b' would both be read as 'a_b'"),
     ('a,b\n1,2\n'.encode('utf-16'), 'the file is UTF-16 text'),
     (b'a,b\n1,"2\n3,4\n', 'line 2 has a quote (") that no later line closes'),
     (b'a,b\n1,x"y\n', 'line 2 has a quote (") that no later line closes'),

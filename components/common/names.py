@@ -3,3 +3,16 @@ contexts. No imports: the config module and the executors both use it."""
 import re
 
 SAFE_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_-]{0,62}$')
+
+# A column name becomes a signature input, a TFLite tensor and a TFMA feature name;
+# TensorFlow renames other characters in signature inputs ("/" starts a name scope).
+SAFE_COLUMN = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
+
+
+def safe_column(name: str) -> str:
+  """The name ExampleGen gives a CSV column: unchanged when safe, else its runs of other
+  characters as "_" (a leading digit gets "c_"): 'od280/od315' -> 'od280_od315'."""
+  if SAFE_COLUMN.match(name):
+    return name
+  spelled = re.sub(r'[^A-Za-z0-9_]+', '_', name.strip()).strip('_') or 'column'
+  return spelled if spelled[0].isalpha() else f'c_{spelled}'

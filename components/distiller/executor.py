@@ -70,12 +70,13 @@ class Executor(base_executor.BaseExecutor):
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
     single = artifact_utils.get_single_instance
-    family = load_family(exec_properties['family'])
+    settings = json.loads(exec_properties['settings'])
+    family = load_family(exec_properties['family'], settings.get('family_spec'))
     tft_output = tft.TFTransformOutput(single(input_dict['transform_graph']).uri)
     student, report = distill(
         path_utils.serving_model_path(single(input_dict['model']).uri), tft_output,
-        single(input_dict['transformed_examples']).uri, family,
-        json.loads(exec_properties['settings']), exec_properties['batch_size'])
+        single(input_dict['transformed_examples']).uri, family, settings,
+        exec_properties['batch_size'])
     path = training.save_for_serving(student, single(output_dict['student_model']).uri, tft_output,
                                      family)
     report['student']['saved_model_bytes'] = _saved_model_bytes(path)

@@ -30,6 +30,8 @@ import zlib
 from typing import Any, Dict, Iterator, List, Union
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.metrics.metric import MetricsFilter
 from google.protobuf import json_format, struct_pb2
 import tensorflow as tf
 from tfx.components.example_gen import utils, write_split
@@ -44,9 +46,27 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 from tfx_bsl.coders import csv_decoder
 
+from components.common.names import safe_column
+
 # Input per temporary shard: what the second pass holds in memory at once (as Python
 # objects, about three times this).
 _SHARD_BYTES = 32 * 2**20
+
+
+# Custom property of the Examples artifact: rows left out for an empty label column.
+UNLABELED_ROWS_DROPPED = 'unlabeled_rows_dropped'
+_UNLABELED = 'unlabeled_rows'
+
+
+def _has_value(example: tf.train.Example, key: str) -> bool:
+  """False for an example whose `key` is absent or an empty list (an empty CSV cell),
+  counted in the pipeline's metrics."""
+  feature = example.features.feature.get(key)
+  kind = feature.WhichOneof('kind') if feature is not None else None
+  if kind and getattr(feature, kind).value:
+    return True
+  Metrics.counter('forge', _UNLABELED).inc()
+  return False
 
 
 def custom_settings(custom_config_json: str | None) -> Dict[str, Any]:
@@ -162,12 +182,16 @@ class _BoundedMemoryExampleGen(BaseExampleGenExecutor):
         self._survey(records, files, work_dir)
 
       buckets = list(itertools.accumulate(split.hash_buckets for split in splits))
+      unlabeled_key = self._custom_config.get('drop_unlabeled')
       with self._make_beam_pipeline() as pipeline:
+        records = self._to_examples(pipeline
+                                    | 'Shards' >> beam.Create(range(num_shards))
+                                    | 'ShuffledShard' >> beam.FlatMap(_shuffled_shard, work_dir),
+                                    work_dir, payload_format)
+        if unlabeled_key:
+          records |= 'DropUnlabeled' >> beam.Filter(_has_value, unlabeled_key)
         split_examples = (
-            self._to_examples(pipeline
-                              | 'Shards' >> beam.Create(range(num_shards))
-                              | 'ShuffledShard' >> beam.FlatMap(_shuffled_shard, work_dir),
-                              work_dir, payload_format)
+            records
             | 'SplitData' >> beam.Partition(_PartitionFn, len(buckets), buckets,
                                             output_config.split_config))
         for split_name, split in zip(split_names, split_examples):
@@ -180,6 +204,11 @@ class _BoundedMemoryExampleGen(BaseExampleGenExecutor):
     finally:
       fileio.rmtree(work_dir)
 
+    if unlabeled_key:
+      dropped = pipeline.result.metrics().query(
+          MetricsFilter().with_name(_UNLABELED))['counters']
+      examples.set_int_custom_property(UNLABELED_ROWS_DROPPED,
+                                       sum(counter.committed or 0 for counter in dropped))
     examples_utils.set_payload_format(examples, payload_format)
     file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
     if file_format:
@@ -223,13 +252,14 @@ def _parse_csv(records: beam.PCollection, label: str, delimiter: str) -> beam.PC
 
 
 def csv_column_names(path: str, delimiter: str) -> List[str]:
-  """The header's column names. TFX's io_utils.load_csv_column_names splits the raw first
-  line on ',': it keeps a UTF-8 byte-order mark (what spreadsheets write for "CSV UTF-8") in
-  the first name, and splits quoted names. Read through Beam's filesystems, so a .gz file
-  is decompressed as the records are."""
+  """The header's column names, made safe to name model inputs (safe_column: TensorFlow
+  would rename 'od280/od315' in a signature). TFX's io_utils.load_csv_column_names splits
+  the raw first line on ',': it keeps a UTF-8 byte-order mark (what spreadsheets write for
+  "CSV UTF-8") in the first name, and splits quoted names. Read through Beam's filesystems,
+  so a .gz file is decompressed as the records are."""
   with beam.io.filesystems.FileSystems.open(path) as handle:
     first = handle.readline().decode('utf-8').lstrip('\ufeff')
-  return next(csv.reader([first], delimiter=delimiter))
+  return [safe_column(name) for name in next(csv.reader([first], delimiter=delimiter))]
 
 
 def _write_column_types(column_infos: List[csv_decoder.ColumnInfo], path: str) -> None:

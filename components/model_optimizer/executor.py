@@ -98,7 +98,7 @@ class Executor(base_executor.BaseExecutor):
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
     settings = json.loads(exec_properties['settings'])
-    family = load_family(exec_properties['family'])
+    family = load_family(exec_properties['family'], settings.get('family_spec'))
     single = artifact_utils.get_single_instance
     model_dir = path_utils.serving_model_path(single(input_dict['model']).uri)
     tft_output = tft.TFTransformOutput(single(input_dict['transform_graph']).uri)

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from components.serving_pusher import warmup
+from models.common.family import PREDICTION, PROBABILITIES
 
 TOLERANCE = 1e-5
 _FAILED = 'serving check failed: '
@@ -45,14 +46,19 @@ def check_model(model_dir: str) -> str:
       outputs = loaded.signatures[signature](**inputs)
     except Exception as err:  # pylint: disable=broad-except
       raise ServingCheckError(f'signature {signature!r} fails on the warm-up rows') from err
-    values = outputs['probabilities'].numpy()
+    key = PROBABILITIES if PROBABILITIES in outputs else PREDICTION
+    if key not in outputs:
+      raise ServingCheckError(f'signature {signature!r} returns neither {PROBABILITIES!r} nor '
+                              f'{PREDICTION!r}: {sorted(outputs)}')
+    values = outputs[key].numpy()
     if not np.isfinite(values).all():
-      raise ServingCheckError(f'signature {signature!r} returns non-finite probabilities')
+      raise ServingCheckError(f'signature {signature!r} returns non-finite {key}')
     probabilities[signature] = values
   first, *others = probabilities.values()
   for signature, values in zip(list(probabilities)[1:], others):
     difference = float(np.abs(values - first).max())
-    if difference > TOLERANCE:
+    # Relative to the values' size: a regression answers in the label's units.
+    if difference > TOLERANCE * max(1.0, float(np.abs(first).max())):
       raise ServingCheckError(f'signature {signature!r} disagrees with the others by '
                               f'{difference:.2e} on the same rows')
   rows = len(first)

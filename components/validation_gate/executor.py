@@ -64,6 +64,17 @@ def check_split_sizes(rows: Dict[str, int], minimum: Dict[str, int], data_locati
         'if this little data is intended (nothing was trained or pushed).')
 
 
+def check_labels(unlabeled: Dict[str, int], label_key: str, data_location: str) -> None:
+  """Rows without a label cannot be trained on or scored; ExampleGen leaves them out only
+  when asked (data.drop_unlabeled)."""
+  if sum(unlabeled.values()):
+    counts = ', '.join(f'{split} {count}' for split, count in sorted(unlabeled.items()))
+    raise DataValidationError(
+        f'{sum(unlabeled.values())} rows of {data_location} have no value in the label column '
+        f'{label_key!r} ({counts}). Fill the labels in, remove those rows, or set '
+        'data.drop_unlabeled: true to train without them (nothing was trained or pushed).')
+
+
 def check_drift(drifted: List[str], data_location: str, schema_location: str,
                 baseline_uri: str) -> None:
   if drifted:

@@ -5,9 +5,14 @@ import dataclasses
 import hashlib
 import importlib
 from pathlib import Path
-from typing import Tuple
+from typing import Any, Dict, Optional, Tuple
 
 MODELS_DIR = Path(__file__).resolve().parent.parent
+
+
+TASKS = ('classification', 'regression')
+PROBABILITIES = 'probabilities'
+PREDICTION = 'prediction'
 
 
 def transformed_name(key: str) -> str:
@@ -18,16 +23,41 @@ def transformed_name(key: str) -> str:
 class Family:
   """A model family's contract with the shared pipeline and training code.
 
-  `class_names[i]` is the name of label index i. Two classes make a binary task: the
-  model outputs one probability (of class_names[1]); more make a multi-class task with
-  one probability per class. `vocabulary_features` are the raw string features that
-  preprocessing.categorical(inputs[key], key) turns into vocabulary indices; the mobile
-  model looks them up in tables of its own (see signatures.py).
+  A classification family names its classes: `class_names[i]` is the name of label index
+  i. Two classes make a binary task: the model outputs one probability (of class_names[1]);
+  more make a multi-class task with one probability per class. A regression family has no
+  classes; its model outputs one number, `prediction`, in the label's units.
+  `vocabulary_features` are the raw string features that preprocessing.categorical(
+  inputs[key], key) turns into vocabulary indices; the mobile model looks them up in tables
+  of its own (see signatures.py). `spec` is what a family built from the config (tabular)
+  was built from; executors rebuild it with load_family(name, spec).
   """
   name: str
   label_key: str
-  class_names: Tuple[str, ...]
+  class_names: Tuple[str, ...] = ()
   vocabulary_features: Tuple[str, ...] = ()
+  task: str = 'classification'
+  spec: Optional[Dict[str, Any]] = dataclasses.field(default=None, compare=False)
+
+  def __post_init__(self):
+    if self.task not in TASKS:
+      raise ValueError(f'family {self.name!r}: task {self.task!r} is not one of {TASKS}')
+    if self.task == 'classification' and len(self.class_names) < 2:
+      raise ValueError(f'family {self.name!r}: a classification family needs at least two '
+                       f'class names, got {list(self.class_names)}')
+    if self.task == 'regression' and self.class_names:
+      raise ValueError(f'family {self.name!r}: a regression family has no class names')
+    if len(set(self.class_names)) != len(self.class_names):
+      raise ValueError(f'family {self.name!r}: class names repeat: {list(self.class_names)}')
+
+  @property
+  def is_regression(self) -> bool:
+    return self.task == 'regression'
+
+  @property
+  def output_key(self) -> str:
+    """The signatures' output TFMA, the serving check and TFLite read."""
+    return PREDICTION if self.is_regression else PROBABILITIES
 
   @property
   def transformed_label_key(self) -> str:
@@ -64,5 +94,12 @@ class Family:
     return digest.hexdigest()[:16]
 
 
-def load_family(name: str) -> Family:
-  return importlib.import_module(f'models.{name}.features').FAMILY
+def load_family(name: str, spec: Optional[Dict[str, Any]] = None) -> Family:
+  """A code family's FAMILY, or a family built from its config `spec` (tabular)."""
+  features = importlib.import_module(f'models.{name}.features')
+  if hasattr(features, 'family_from_spec'):
+    if not spec:
+      raise ValueError(f'the {name} family is built from the config (model.label, '
+                       'model.features, ...); none was given')
+    return features.family_from_spec(spec)
+  return features.FAMILY

@@ -9,20 +9,24 @@
 - `mobile`: serving_raw's inputs, `probabilities` only (no string tensors): what the
   TFLite variants are converted from; the class names ship beside them in a labels file.
 Both serving signatures run the same transform graph and model, and return
-`probabilities`, `predicted_class` and `class_names`.
+`probabilities`, `predicted_class` and `class_names`; for a regression family every
+signature returns `prediction` (one number per row, in the label's units) instead.
 """
 from __future__ import annotations
 
 import tensorflow as tf
 
 from models.common import preprocessing
-from models.common.family import Family, transformed_name
+from models.common.family import PREDICTION, PROBABILITIES, Family, transformed_name
 from models.common.signature_names import (MOBILE, SERVING_DEFAULT, SERVING_RAW,
                                            TRANSFORM_FEATURES)
 
 
 def _predictions(model, features, family: Family):
-  probabilities = model(model.tft_layer(features))
+  outputs = model(model.tft_layer(features))
+  if family.is_regression:
+    return {PREDICTION: tf.reshape(outputs, [-1])}
+  probabilities = outputs
   if family.is_binary:
     class_ids = tf.cast(tf.squeeze(probabilities, 1) > 0.5, tf.int64)
   else:
@@ -30,7 +34,7 @@ def _predictions(model, features, family: Family):
   class_names = tf.constant(list(family.class_names))
   batch_size = tf.shape(probabilities)[0]
   return {
-      'probabilities': probabilities,
+      PROBABILITIES: probabilities,
       'predicted_class': tf.gather(class_names, class_ids),
       'class_names': tf.tile(tf.expand_dims(class_names, 0), [batch_size, 1]),
   }
@@ -112,7 +116,10 @@ def build(model: tf.keras.Model, tf_transform_output, family: Family):
     transformed = model.tft_layer(features)
     for key, table in model.mobile_vocabularies.items():
       transformed[transformed_name(key)] = table.lookup(tf.reshape(raw[key], [-1]))
-    return {'probabilities': model(transformed)}
+    outputs = model(transformed)
+    if family.is_regression:
+      return {PREDICTION: tf.reshape(outputs, [-1])}
+    return {PROBABILITIES: outputs}
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def transform_features(serialized_examples):

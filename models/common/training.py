@@ -9,7 +9,7 @@ import json
 import logging
 import os
 import tempfile
-from typing import Callable, Dict
+from typing import Callable, Dict, Tuple
 
 import keras_tuner
 import tensorflow as tf
@@ -92,29 +92,60 @@ def learning_rate(config: Dict, total_steps: int):
       warmup_steps=warmup)
 
 
+def label_moments(train_files, tf_transform_output, family: Family) -> Tuple[float, float]:
+  """Mean and standard deviation of a regression label over the training split: the model
+  learns the z-scored label and its last layer scales back to the label's units."""
+  files = [path for pattern in train_files for path in tf.io.gfile.glob(pattern)]
+  spec = {family.transformed_label_key:
+          tf_transform_output.transformed_feature_spec()[family.transformed_label_key]}
+  rows = (tf.data.TFRecordDataset(files, compression_type='GZIP').batch(4096)
+          .map(lambda batch: tf.io.parse_example(batch, spec)[family.transformed_label_key]))
+  count, total, squares = 0, 0.0, 0.0
+  for labels in rows.as_numpy_iterator():
+    labels = labels.astype('float64').reshape(-1)
+    count, total, squares = count + len(labels), total + labels.sum(), squares + (labels ** 2).sum()
+  mean = total / max(count, 1)
+  std = max((squares / max(count, 1) - mean ** 2), 0.0) ** 0.5
+  return float(mean), float(std) or 1.0
+
+
 def build_model(family: Family, build_body: Callable, tf_transform_output, hparams: Dict,
                 rate, clipnorm: float | None = None,
-                private: Dict | None = None) -> tf.keras.Model:
-  """The family's body under a sigmoid (binary) or softmax (multi-class) head, compiled."""
+                private: Dict | None = None,
+                label_scale: Tuple[float, float] = (0.0, 1.0)) -> tf.keras.Model:
+  """The family's body under a sigmoid (binary), softmax (multi-class) or linear
+  (regression, scaled back to the label's units by `label_scale`: mean, std) head,
+  compiled."""
   inputs = _input_layers(tf_transform_output, family)
   body = build_body(inputs, tf_transform_output, hparams)
   # float32 head: stable probabilities under mixed precision.
-  if family.is_binary:
-    outputs = tf.keras.layers.Dense(1, activation='sigmoid', name='probabilities',
+  if family.is_regression:
+    mean, std = label_scale
+    scaled = tf.keras.layers.Dense(1, name='scaled_prediction', dtype='float32')(body)
+    outputs = tf.keras.layers.Rescaling(std, offset=mean, name=family.output_key,
+                                        dtype='float32')(scaled)
+  elif family.is_binary:
+    outputs = tf.keras.layers.Dense(1, activation='sigmoid', name=family.output_key,
                                     dtype='float32')(body)
   else:
     outputs = tf.keras.layers.Dense(len(family.class_names), activation='softmax',
-                                    name='probabilities', dtype='float32')(body)
+                                    name=family.output_key, dtype='float32')(body)
   model = tf.keras.Model(inputs, outputs)
-  return compile_model(model, family, rate, clipnorm, private)
+  return compile_model(model, family, rate, clipnorm, private, label_scale[1])
 
 
 def compile_model(model: tf.keras.Model, family: Family, rate,
                   clipnorm: float | None = None,
-                  private: Dict | None = None) -> tf.keras.Model:
-  """Adam with the family's loss: binary or sparse categorical cross-entropy. `private`
-  (training.privacy with a `batch_size`) makes it DP-SGD."""
-  if family.is_binary:
+                  private: Dict | None = None, label_std: float = 1.0) -> tf.keras.Model:
+  """Adam with the family's loss: binary or sparse categorical cross-entropy, or for
+  regression the family's `loss` (mse, or huber with delta one label standard deviation).
+  `private` (training.privacy with a `batch_size`) makes it DP-SGD."""
+  if family.is_regression:
+    loss = (tf.keras.losses.Huber(delta=label_std)
+            if (family.spec or {}).get('loss') == 'huber' else 'mse')
+    metrics = [tf.keras.metrics.RootMeanSquaredError(name='rmse'),
+               tf.keras.metrics.MeanAbsoluteError(name='mae')]
+  elif family.is_binary:
     loss, metrics = 'binary_crossentropy', [tf.keras.metrics.BinaryAccuracy(name='accuracy'),
                                             tf.keras.metrics.AUC(name='auc')]
   else:
@@ -122,6 +153,9 @@ def compile_model(model: tf.keras.Model, family: Family, rate,
     metrics = [tf.keras.metrics.SparseCategoricalAccuracy(name='accuracy')]
   optimizer = tf.keras.optimizers.Adam(rate, clipnorm=clipnorm)
   if private:
+    if family.is_regression:
+      raise ValueError('training.privacy: DP-SGD is built for classification here; the '
+                       f'{family.name} family is a regression')
     from models.common import privacy
     optimizer = privacy.optimizer(private, rate)
     loss = privacy.per_example_loss(family.is_binary)
@@ -220,10 +254,12 @@ def run(fn_args, family: Family, build_body: Callable, default_hparams: Dict,
   evaluation = dataset(fn_args, fn_args.eval_files, tf_transform_output, family, global_batch)
   private = config.get('privacy', {})
   private = {**private, 'batch_size': global_batch} if private.get('enabled') else None
+  label_scale = (label_moments(fn_args.train_files, tf_transform_output, family)
+                 if family.is_regression else (0.0, 1.0))
   with strategy.scope():
     model = build_model(family, build_body, tf_transform_output, hparams,
                         learning_rate({**config, **hparams}, steps_per_epoch * epochs),
-                        config.get('clipnorm'), private)
+                        config.get('clipnorm'), private, label_scale)
   history = model.fit(train, epochs=epochs, steps_per_epoch=steps_per_epoch,
                       validation_data=evaluation, validation_steps=fn_args.eval_steps,
                       verbose=0, callbacks=_callbacks(fn_args, config, epochs))
@@ -250,15 +286,20 @@ def tuner_fn(fn_args, family: Family, build_body: Callable, default_hparams: Dic
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
   fixed = {**default_hparams, **config.get('hparams', {})}
 
+  label_scale = (label_moments(fn_args.train_files, tf_transform_output, family)
+                 if family.is_regression else (0.0, 1.0))
+
   def build(hp):
     hparams = {**fixed, **search_space(hp)}
     return build_model(family, build_body, tf_transform_output, hparams,
                        hparams.get('learning_rate', config['learning_rate']),
-                       config.get('clipnorm'))
+                       config.get('clipnorm'), label_scale=label_scale)
 
   tuner_class = (keras_tuner.BayesianOptimization if config['algorithm'] == 'bayesian'
                  else keras_tuner.RandomSearch)
-  tuner = tuner_class(build, objective=keras_tuner.Objective('val_accuracy', 'max'),
+  objective = (keras_tuner.Objective('val_rmse', 'min') if family.is_regression
+               else keras_tuner.Objective('val_accuracy', 'max'))
+  tuner = tuner_class(build, objective=objective,
                       max_trials=config['trials'], directory=fn_args.working_dir,
                       project_name=f'{family.name}_tuning', overwrite=True)
   batch = config['batch_size']
