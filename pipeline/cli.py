@@ -61,10 +61,11 @@ def _parser() -> argparse.ArgumentParser:
   target = rollback.add_mutually_exclusive_group(required=True)
   target.add_argument('--to', type=int, metavar='VERSION', help='serve only this version')
   target.add_argument('--latest', action='store_true', help='unpin: serve the newest versions')
-  predict = commands.add_parser('predict', help='send CSV rows to a running TF Serving')
+  predict = commands.add_parser(
+      'predict', help='predict CSV rows: with the pushed model here, or a running TF Serving')
   _add_config_arguments(predict)
   predict.add_argument('csv', type=Path, help='rows to predict, with the raw feature columns')
-  server = predict.add_mutually_exclusive_group(required=True)
+  server = predict.add_mutually_exclusive_group()
   server.add_argument('--grpc', metavar='HOST:PORT', help='gRPC endpoint, e.g. localhost:8500')
   server.add_argument('--rest', metavar='URL', help='REST endpoint, e.g. http://localhost:8501')
   predict.add_argument('--signature', default='serving_default',
@@ -378,7 +379,8 @@ def _predict(args, config) -> int:
   from pipeline.summary import latest_schema_uri
   from models.common.family import load_family
   schema = read_schema(latest_schema_uri(config.metadata_path))
-  specs = predict.raw_specs(schema, load_family(config.model.family).label_key)
+  family = load_family(config.model.family, config.model.family_spec())
+  specs = predict.raw_specs(schema, family.label_key)
   try:
     examples = predict.examples_from_csv(args.csv, specs)
   except ValueError as err:
@@ -386,8 +388,19 @@ def _predict(args, config) -> int:
     return EXIT_FAILED
   if args.grpc:
     rows = predict.predict_grpc(args.grpc, config.model_name, args.signature, examples, specs)
-  else:
+  elif args.rest:
     rows = predict.predict_rest(args.rest, config.model_name, args.signature, examples, specs)
+  else:
+    from pipeline.summary import pushed_versions
+    pushed = pushed_versions(config.metadata_path)
+    if not pushed:
+      print(f'Cannot predict: {config.pipeline.name} has no pushed version yet; run '
+            '`forge run` first, or pass --grpc/--rest for a running TF Serving.',
+            file=sys.stderr)
+      return EXIT_FAILED
+    print(f'Model: {pushed[-1].path} (loaded here; --grpc/--rest send to TF Serving)',
+          file=sys.stderr)
+    rows = predict.predict_in_process(pushed[-1].path, args.signature, examples, specs)
   for number, row in enumerate(rows, start=1):
     print(json.dumps({'row': number, **row}))
   return EXIT_OK

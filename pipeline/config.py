@@ -298,6 +298,9 @@ class OptimizationSection(_Section):
   learning_rate: float = Field(0.001, gt=0, description='Fine-tuning learning rate.')
   accuracy_budget: float = Field(
       1.0, ge=0, description='Largest accuracy drop (points) against the float SavedModel.')
+  rmse_budget: float = Field(
+      0.05, ge=0, description='Regression: largest relative RMSE increase against the float '
+      'SavedModel (0.05: 5%).')
   size_budget_kb: Optional[float] = Field(None, gt=0, description='Largest .tflite file size.')
   int8_io: bool = Field(False, description='int8 variants take and return int8 tensors.')
   calibration_rows: int = Field(200, ge=1, description='Training rows for int8 calibration.')

@@ -1,5 +1,6 @@
 """`forge predict`: send CSV rows to a running TF Serving over gRPC (PredictionService from
-tensorflow-serving-api) or REST, through either serving signature."""
+tensorflow-serving-api) or REST, through either serving signature; or, with no server,
+to the pushed SavedModel loaded in this process (the same signatures)."""
 from __future__ import annotations
 
 import base64
@@ -15,6 +16,7 @@ import tensorflow as tf
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
+from components.common.names import safe_column
 from components.serving_pusher.warmup import raw_columns
 from models.common.signature_names import SERVING_DEFAULT, SERVING_RAW
 
@@ -46,8 +48,11 @@ def _feature(value: str, dtype: tf.DType) -> tf.train.Feature:
 
 def examples_from_csv(path: Path, specs: Dict[str, tf.TensorSpec]) -> List[bytes]:
   """Serialized tf.Examples, one per row; columns the model does not take are ignored."""
-  with open(path, newline='', encoding='utf-8') as source:
-    rows = list(csv.DictReader(source))
+  with open(path, newline='', encoding='utf-8-sig') as source:
+    reader = csv.reader(source)
+    # Columns under the names ExampleGen gave them in training.
+    header = [safe_column(name) for name in next(reader, [])]
+    rows = [dict(zip(header, cells)) for cells in reader if cells]
   if not rows:
     raise ValueError(f'{path}: no rows to send (a header and at least one row are needed)')
   missing = set(specs) - set(rows[0])
@@ -83,9 +88,19 @@ def predict_grpc(address: str, model_name: str, signature: str, examples: List[b
           for i in range(len(examples))]
 
 
+def predict_in_process(model_dir: str, signature: str, examples: List[bytes],
+                       specs) -> List[Dict]:
+  """The pushed SavedModel's answers without a server: loaded as TF Serving loads it."""
+  loaded = tf.saved_model.load(model_dir, tags=['serve'])
+  inputs = {name: tf.constant(values) for name, values in _inputs(signature, examples, specs).items()}
+  outputs = {name: values.numpy() for name, values in loaded.signatures[signature](**inputs).items()}
+  return [{name: plain(values[i]) for name, values in sorted(outputs.items())}
+          for i in range(len(examples))]
+
+
 def plain(value):
   """numpy values as JSON-ready Python values (bytes decoded)."""
-  value = value.tolist() if isinstance(value, np.ndarray) else value
+  value = value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
   if isinstance(value, bytes):
     return value.decode()
   if isinstance(value, list):

@@ -1,5 +1,6 @@
 """Publishes the selected .tflite of a blessed model as one version directory:
-`model.tflite`, `labels.txt` (one class name per line, in output order) and `metadata.json`
+`model.tflite`, `labels.txt` (one class name per line, in output order; none for a
+regression) and `metadata.json`
 (inputs with dtypes and shapes, the output, quantization, and the variant's measurements).
 
 Like the serving push, the version is staged in a hidden directory, loaded once more in the
@@ -35,6 +36,7 @@ def _metadata(report: Dict[str, Any], variant: str, model: bytes) -> Dict[str, A
       'signature': measure.MOBILE,
       'inputs': {name: describe(d) for name, d in signature_runner.get_input_details().items()},
       'outputs': {name: describe(d) for name, d in signature_runner.get_output_details().items()},
+      'task': report.get('task', 'classification'),
       'labels': report['class_names'],
       'measured': report['variants'][variant],
       'savedmodel': report['savedmodel'],
@@ -48,9 +50,10 @@ def push(model: bytes, report: Dict[str, Any], variant: str, mobile_dir: str,
   version, staging = staging_dir(model_dir)
   files = {
       MODEL_FILE: model,
-      'labels.txt': ('\n'.join(report['class_names']) + '\n').encode(),
       'metadata.json': json.dumps(_metadata(report, variant, model), indent=1).encode(),
   }
+  if report['class_names']:  # a regression outputs a number, not a class
+    files['labels.txt'] = ('\n'.join(report['class_names']) + '\n').encode()
   try:
     tf.io.gfile.makedirs(staging)
     for name, content in files.items():

@@ -38,25 +38,26 @@ progress = logging.getLogger('forge.progress')
 
 
 class _EvalRows:
-  """Raw eval rows as mobile-signature inputs, their class indices and the float
-  SavedModel's probabilities; rows whose label is not a known class are dropped."""
+  """Raw eval rows as mobile-signature inputs, their labels (class indices, or a
+  regression's values) and the float SavedModel's outputs; rows whose label is not a known
+  class are dropped."""
 
   def __init__(self, trained, examples_uri: str, family: Family, count: int):
     rows = read_examples(examples_uri, 'eval', count)
     transformed = trained.signatures[signature_names.TRANSFORM_FEATURES](examples=tf.constant(rows))
     labels = transformed[family.transformed_label_key].numpy().reshape(-1)
-    known = labels >= 0
+    known = np.isfinite(labels) if family.is_regression else labels >= 0
     self.input_specs = trained.signatures[signature_names.MOBILE].structured_input_signature[1]
     self.labels = labels[known]
     self.columns = {name: values[known]
                     for name, values in raw_columns(rows, self.input_specs).items()}
-    self.reference = self.probabilities(trained)
+    self.reference = self.outputs(trained)
 
-  def probabilities(self, saved_model) -> np.ndarray:
-    """A SavedModel's probabilities for these rows, through its `mobile` signature."""
-    return saved_model.signatures[signature_names.MOBILE](
-        **{name: tf.constant(values) for name, values in self.columns.items()}
-    )['probabilities'].numpy()
+  def outputs(self, saved_model) -> np.ndarray:
+    """A SavedModel's outputs for these rows, through its `mobile` signature."""
+    (values,) = saved_model.signatures[signature_names.MOBILE](
+        **{name: tf.constant(values) for name, values in self.columns.items()}).values()
+    return values.numpy()
 
 
 def _calibration_rows(examples_uri: str, input_specs, count: int):
@@ -70,16 +71,29 @@ def _calibration_rows(examples_uri: str, input_specs, count: int):
   return rows
 
 
-def _select(table: Dict[str, Dict[str, Any]], reference_accuracy: float,
+def _quality_budget(row: Dict[str, Any], reference: Dict[str, float],
+                    settings: Dict[str, Any]) -> List[str]:
+  """Records the variant's loss of quality against the float SavedModel; returns the
+  budget it missed, if any: accuracy points, or a regression's relative RMSE increase."""
+  if 'rmse' in reference:
+    row['rmse_increase'] = row['rmse'] / reference['rmse'] - 1 if reference['rmse'] else 0.0
+    if row['rmse_increase'] > settings['rmse_budget'] + 1e-9:
+      return [f'RMSE {row["rmse_increase"]:+.2%} > budget +{settings["rmse_budget"]:.2%} '
+              '(optimization.rmse_budget)']
+    return []
+  row['accuracy_drop_points'] = (reference['accuracy'] - row['accuracy']) * 100
+  if row['accuracy_drop_points'] > settings['accuracy_budget'] + 1e-9:
+    return [f'accuracy drop {row["accuracy_drop_points"]:.2f} points > budget '
+            f'{settings["accuracy_budget"]:.2f} (optimization.accuracy_budget)']
+  return []
+
+
+def _select(table: Dict[str, Dict[str, Any]], reference: Dict[str, float],
             settings: Dict[str, Any]) -> str | None:
   """Marks each measured variant eligible or not, with the budgets it missed; returns the
   eligible one with the smallest gzipped size."""
   for row in table.values():
-    row['accuracy_drop_points'] = (reference_accuracy - row['accuracy']) * 100
-    missed = []
-    if row['accuracy_drop_points'] > settings['accuracy_budget'] + 1e-9:
-      missed.append(f'accuracy drop {row["accuracy_drop_points"]:.2f} points > budget '
-                    f'{settings["accuracy_budget"]:.2f} (optimization.accuracy_budget)')
+    missed = _quality_budget(row, reference, settings)
     size_budget = settings.get('size_budget_kb')
     if size_budget and row['size_bytes'] / 1024 > size_budget:
       missed.append(f'size {row["size_bytes"] / 1024:.1f} KB > budget {size_budget:.1f} KB '
@@ -110,15 +124,16 @@ class Executor(base_executor.BaseExecutor):
     report: Dict[str, Any] = {
         'family': family.name, 'eval_rows': int(len(evaluation.labels)),
         'class_names': list(family.class_names),
-        'savedmodel': {'accuracy': measure.accuracy(evaluation.reference, evaluation.labels)},
+        'task': family.task,
+        'savedmodel': measure.quality(evaluation.reference, evaluation.labels,
+                                      family.is_regression),
         'budgets': {'accuracy_points': settings['accuracy_budget'],
+                    'rmse_increase': settings['rmse_budget'],
                     'size_kb': settings.get('size_budget_kb')},
         'inputs': {name: {'dtype': spec.dtype.name, 'shape': [-1] + spec.shape.as_list()[1:]}
                    for name, spec in sorted(evaluation.input_specs.items())},
         'variants': {}, 'not_built': {}, 'sparsity': {},
     }
-    if family.is_binary:
-      report['savedmodel']['auc'] = measure.auc(evaluation.reference, evaluation.labels)
     models, sources = self._convert(model_dir, input_dict, output_dict, settings, family,
                                     tft_output, exec_properties['batch_size'], calibration,
                                     report)
@@ -126,7 +141,7 @@ class Executor(base_executor.BaseExecutor):
     tf.io.gfile.makedirs(tflite_dir)
     # Conversion fidelity: each variant against the SavedModel it was converted from.
     references = {source: (evaluation.reference if source == 'trained'
-                           else evaluation.probabilities(tf.saved_model.load(path)))
+                           else evaluation.outputs(tf.saved_model.load(path)))
                   for source, path in sources.items()}
     for variant, model in models.items():
       progress.info('  ModelOptimizer measures %s with the LiteRT interpreter', variant)
@@ -135,8 +150,8 @@ class Executor(base_executor.BaseExecutor):
       source = convert.SOURCE[variant]
       report['variants'][variant] = {'source': source, **measure.measure(
           model, evaluation.columns, evaluation.labels, references[source],
-          settings['latency_runs'], settings['threads'])}
-    report['selected'] = _select(report['variants'], report['savedmodel']['accuracy'], settings)
+          settings['latency_runs'], settings['threads'], family.is_regression)}
+    report['selected'] = _select(report['variants'], report['savedmodel'], settings)
     report_artifact = single(output_dict['report'])
     with tf.io.gfile.GFile(os.path.join(report_artifact.uri, REPORT_FILE), 'w') as out:
       json.dump(report, out, indent=1)

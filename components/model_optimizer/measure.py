@@ -35,12 +35,24 @@ def _dequantize(values: np.ndarray, details: Dict) -> np.ndarray:
 
 
 def predict(signature_runner, columns: Dict[str, np.ndarray]) -> np.ndarray:
-  """Probabilities [rows, classes] (or [rows, 1] for a binary task)."""
+  """The mobile signature's one output: probabilities [rows, classes] (or [rows, 1] for a
+  binary task), or a regression's predictions [rows]."""
   inputs = signature_runner.get_input_details()
   outputs = signature_runner(**{name: _quantize(values, inputs[name])
                                 for name, values in columns.items()})
-  return _dequantize(outputs['probabilities'],
-                     signature_runner.get_output_details()['probabilities'])
+  (name, values), = outputs.items()
+  return _dequantize(values, signature_runner.get_output_details()[name])
+
+
+def quality(outputs: np.ndarray, labels: np.ndarray, regression: bool) -> Dict[str, float]:
+  """accuracy (and AUC for a binary task), or a regression's rmse and mae."""
+  if regression:
+    errors = outputs.reshape(-1) - labels
+    return {'rmse': float(np.sqrt(np.mean(errors ** 2))), 'mae': float(np.mean(np.abs(errors)))}
+  figures = {'accuracy': accuracy(outputs, labels)}
+  if outputs.shape[1] == 1:
+    figures['auc'] = auc(outputs, labels)
+  return figures
 
 
 def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
@@ -73,19 +85,18 @@ def latency_ms(signature_runner, columns: Dict[str, np.ndarray], runs: int) -> D
 
 
 def measure(model: bytes, columns: Dict[str, np.ndarray], labels: np.ndarray,
-            reference: np.ndarray, latency_runs: int, threads: int) -> Dict[str, float]:
-  """One row of the variants table; `reference`: the source SavedModel's probabilities."""
+            reference: np.ndarray, latency_runs: int, threads: int,
+            regression: bool = False) -> Dict[str, float]:
+  """One row of the variants table; `reference`: the source SavedModel's outputs."""
   signature_runner = runner(model, threads)
-  probabilities = predict(signature_runner, columns)
+  outputs = predict(signature_runner, columns)
   latency = latency_ms(signature_runner, columns, latency_runs)
-  row = {
+  return {
       'size_bytes': len(model),
       'gzip_bytes': len(gzip.compress(model, compresslevel=9)),
-      'accuracy': accuracy(probabilities, labels),
+      **quality(outputs, labels, regression),
       'latency_ms_p50': latency['p50'],
       'latency_ms_p90': latency['p90'],
-      'max_abs_diff_vs_source': float(np.max(np.abs(probabilities - reference))),
+      'max_abs_diff_vs_source': float(np.max(np.abs(outputs.reshape(reference.shape)
+                                                     - reference))),
   }
-  if probabilities.shape[1] == 1:
-    row['auc'] = auc(probabilities, labels)
-  return row

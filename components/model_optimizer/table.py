@@ -5,17 +5,31 @@ from typing import Any, Dict, List
 
 COLUMNS = ('variant', 'KB', 'gzip KB', 'accuracy', 'drop pts', 'p50 ms', 'p90 ms',
            'max |diff|', 'eligible')
+REGRESSION_COLUMNS = ('variant', 'KB', 'gzip KB', 'rmse', 'rmse +%', 'p50 ms', 'p90 ms',
+                      'max |diff|', 'eligible')
+
+
+def quality_metric(report: Dict[str, Any]) -> str:
+  """The figure variants are judged by: accuracy, or a regression's rmse."""
+  return 'rmse' if 'rmse' in report['savedmodel'] else 'accuracy'
+
+
+def _change(row: Dict[str, Any]) -> str:
+  if 'rmse_increase' in row:
+    return f'{row["rmse_increase"] * 100:+.2f}'
+  return f'{row["accuracy_drop_points"]:+.2f}'
 
 
 def rows(report: Dict[str, Any]) -> List[tuple]:
   """The header, the float SavedModel, then one row per variant, as strings."""
-  rows = [COLUMNS]
+  metric = quality_metric(report)
+  rows = [REGRESSION_COLUMNS if metric == 'rmse' else COLUMNS]
   reference = report['savedmodel']
-  rows.append(('SavedModel (float)', '', '', f'{reference["accuracy"]:.4f}', '', '', '', '',
+  rows.append(('SavedModel (float)', '', '', f'{reference[metric]:.4f}', '', '', '', '',
                ''))
   for name, row in report['variants'].items():
     rows.append((name, f'{row["size_bytes"] / 1024:.1f}', f'{row["gzip_bytes"] / 1024:.1f}',
-                 f'{row["accuracy"]:.4f}', f'{row["accuracy_drop_points"]:+.2f}',
+                 f'{row[metric]:.4f}', _change(row),
                  f'{row["latency_ms_p50"]:.3f}', f'{row["latency_ms_p90"]:.3f}',
                  f'{row["max_abs_diff_vs_source"]:.4f}', 'yes' if row['eligible'] else 'no'))
   return rows

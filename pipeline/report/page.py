@@ -211,14 +211,16 @@ def _optimization_section(summary: RunSummary) -> str:
                     '<p class="note">Not enabled for this pipeline (optimization.enabled).</p>')
   from components.model_optimizer import table
   header, *rows = table.rows(report)
-  points = {name: (row['gzip_bytes'] / 1024, row['accuracy'])
+  metric = table.quality_metric(report)
+  points = {name: (row['gzip_bytes'] / 1024, row[metric])
             for name, row in report['variants'].items()}
   body = (('' if summary.distillation is None else _distillation_table(summary.distillation))
           + _table(header, rows)
           + ''.join(f'<p class="note">{_e(note)}</p>' for note in table.notes(report))
           + f'<p>Selected: {_e(report["selected"] or "none (no variant within budget)")}</p>'
-          + (plots.size_vs_accuracy(points, report['savedmodel']['accuracy'],
-                                    alt='size vs accuracy of the TFLite variants')
+          + (plots.size_vs_accuracy(points, report['savedmodel'][metric],
+                                    alt=f'size vs {metric} of the TFLite variants',
+                                    metric=metric)
              if points else ''))
   return _section('optimization', 'Model optimization (TFLite)', body)
 

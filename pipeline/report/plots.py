@@ -55,8 +55,9 @@ def curves(epochs: Dict[str, List[float]], alt: str) -> str:
 
 
 def size_vs_accuracy(points: Dict[str, Tuple[float, float]], reference_accuracy: float,
-                     alt: str) -> str:
-  """Each TFLite variant at (gzipped KB, accuracy); the dashed line is the SavedModel's."""
+                     alt: str, metric: str = 'accuracy') -> str:
+  """Each TFLite variant at (gzipped KB, accuracy, or a regression's rmse); the dashed line
+  is the SavedModel's."""
   with pyplot.rc_context(_STYLE):
     figure, axes = pyplot.subplots(figsize=(5, 3))
     for name, (size_kb, accuracy) in points.items():
@@ -64,6 +65,6 @@ def size_vs_accuracy(points: Dict[str, Tuple[float, float]], reference_accuracy:
       axes.annotate(name, (size_kb, accuracy), textcoords='offset points', xytext=(4, 4))
     axes.axhline(reference_accuracy, linestyle='--', color='grey', label='SavedModel (float)')
     axes.set_xlabel('gzipped size, KB')
-    axes.set_ylabel('eval accuracy')
+    axes.set_ylabel(f'eval {metric}')
     axes.legend()
     return _img(figure, alt)
