@@ -141,8 +141,9 @@ def _training(result: Profile, eval_fraction: float) -> List[str]:
 
 def _config_text(name: str, data: Path, data_format: str, delimiter: str, result: Profile,
                  schema_path: Path) -> str:
-  roles = {role: [c.name for c in result.columns.values() if c.role == role] for role in ROLES}
-  left_out = [c for c in result.columns.values() if c.name != result.label.name and not c.role]
+  columns = sorted(result.columns.values(), key=lambda column: column.name)
+  roles = {role: [c.name for c in columns if c.role == role] for role in ROLES}
+  left_out = [c for c in columns if c.name != result.label.name and not c.role]
   unlabeled = result.rows - result.label.present
   lines = [
       f'# {name}: the tabular family on {data}, written by `forge init {name} --data {data} '

@@ -26,7 +26,8 @@ MAX_INTEGER_CLASSES = 20
 # Integer codes: few distinct non-negative values (see models/tabular/features.CODE_BUCKETS).
 MAX_CODES = 20
 CODE_LIMIT = 64
-SKEWNESS = 2.0
+# |skewness| above 1 is "highly skewed" by the usual rule of thumb.
+SKEWNESS = 1.0
 MIN_ROWS_FOR_ID = 20
 _DATE = re.compile(r'^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2})?.*)?$'
                    r'|^\d{1,2}/\d{1,2}/\d{2,4}( \d{1,2}:\d{2}.*)?$')
@@ -213,10 +214,10 @@ def _role(column: Column, rows: int) -> tuple:
     if column.dates >= 0.9 * column.present:
       return '', ('left out: dates (derive year, month or weekday columns from it to use '
                   'them)')
-    if unique:
-      return '', 'left out: ID-like (a different value in every row)'
     if column.text_words / column.present > 5 and column.distinct > 0.5 * column.present:
       return '', 'left out: free text (the text family models text)'
+    if unique:
+      return '', 'left out: ID-like (a different value in every row)'
     return 'categorical', f'categorical, vocabulary of {column.distinct}'
   if column.kind == 'int':
     if unique and column.high - column.low + 1 <= 1.1 * column.present:

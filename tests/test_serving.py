@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from components.common.saved_model import signature_inputs
 from components.serving_pusher import check, executor, model_config, warmup
 from models.common.family import load_family
 from pipeline import cli, datasets
@@ -53,7 +54,7 @@ def test_both_serving_signatures_agree_on_eval_rows(pushed):
 def test_warmup_reads_the_raw_inputs_the_loaded_model_declares(pushed):
   _, model_dir, loaded = pushed
   declared = loaded.signatures['serving_raw'].structured_input_signature[1]
-  read = warmup.signature_inputs(str(model_dir), 'serving_raw')
+  read = signature_inputs(str(model_dir), 'serving_raw')
   assert {name: (spec.dtype, spec.shape.as_list()) for name, spec in read.items()} == {
       name: (spec.dtype, spec.shape.as_list()) for name, spec in declared.items()}
 

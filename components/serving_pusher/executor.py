@@ -21,6 +21,7 @@ from tfx.utils import io_utils, path_utils
 
 from components.common.staging import (is_blessed, model_dir_in, publish, remove_dir,
                                        staging_dir)
+from components.common.saved_model import signature_inputs
 from components.serving_pusher import check, model_config, warmup
 from models.common.signature_names import SERVING_RAW
 
@@ -29,7 +30,7 @@ SAVED_MODEL_FILE = 'saved_model.pb'
 
 def stage(model_path: str, staging: str, model_name: str, examples: List[bytes]) -> None:
   io_utils.copy_dir(model_path, staging)
-  warmup.write(staging, model_name, examples, warmup.signature_inputs(staging, SERVING_RAW))
+  warmup.write(staging, model_name, examples, signature_inputs(staging, SERVING_RAW))
 
 
 def push(model_path: str, serving_dir: str, model_name: str, examples: List[bytes],

@@ -9,7 +9,6 @@ from typing import Dict, Iterator, List
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
 from models.common.signature_names import SERVING_DEFAULT, SERVING_RAW
@@ -65,16 +64,6 @@ def raw_columns(examples: List[bytes], input_specs: Dict[str, tf.TensorSpec]) ->
         values.append(present[0] if present else 0)
     columns[name] = np.array(values, dtype=spec.dtype.as_numpy_dtype)
   return columns
-
-
-def signature_inputs(model_dir: str, signature: str) -> Dict[str, tf.TensorSpec]:
-  """A signature's inputs, read from saved_model.pb without loading the model (which
-  would restore every function and variable: a second and some memory, for names)."""
-  with tf.io.gfile.GFile(posixpath.join(model_dir, 'saved_model.pb'), 'rb') as source:
-    saved_model = saved_model_pb2.SavedModel.FromString(source.read())
-  inputs = saved_model.meta_graphs[0].signature_def[signature].inputs
-  return {name: tf.TensorSpec(tf.TensorShape(info.tensor_shape), tf.as_dtype(info.dtype))
-          for name, info in inputs.items()}
 
 
 def _log(model_name: str, signature: str, inputs: Dict[str, np.ndarray]):
