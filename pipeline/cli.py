@@ -26,8 +26,15 @@ def _add_config_arguments(command: argparse.ArgumentParser) -> None:
   overrides = command.add_argument_group('config overrides')
   for flag, key in OVERRIDABLE.items():
     # Both spellings: --pipeline-name, and --pipeline_name as the tfx CLI writes it.
-    overrides.add_argument('--' + flag.replace('_', '-'), '--' + flag, dest=flag,
-                           metavar='VALUE', help=f'overrides {key}')
+    spellings = dict.fromkeys(['--' + flag.replace('_', '-'), '--' + flag])
+    overrides.add_argument(*spellings, dest=flag, metavar='VALUE', help=f'overrides {key}')
+
+
+def _delimiter(value: str) -> str:
+  value = '\t' if value in ('tab', '\\t') else value
+  if value not in (',', ';', '|', '\t'):
+    raise argparse.ArgumentTypeError(f"{value!r}: use ',', ';', '|' or tab")
+  return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -95,8 +102,8 @@ def _parser() -> argparse.ArgumentParser:
   init.add_argument('--task', choices=['classification', 'regression'],
                     help='--data: override the task inferred from the label')
   init.add_argument('--format', choices=['csv', 'tfrecord'], default='csv')
-  init.add_argument('--delimiter', default=',', choices=[',', ';', '\t', '|'],
-                    help="--data: the CSV field separator (default ',')")
+  init.add_argument('--delimiter', default=',', type=_delimiter,
+                    help="--data: the CSV field separator: ',' (default), ';', '|' or tab")
   init.add_argument('--from', dest='source', help='family to copy (default penguin)')
   return parser
 
@@ -275,11 +282,10 @@ def _init_from_data(args) -> int:
     return EXIT_CONFIG
   from pipeline import table_init
   from pipeline.preflight import DataFileError
-  delimiter = '\t' if args.delimiter == '\\t' else args.delimiter
   print(f'Reading {args.data} ...')
   try:
     written, found = table_init.init_from_data(args.name, args.data, args.label, args.task,
-                                               args.format, delimiter)
+                                               args.format, args.delimiter)
   except (table_init.InitError, DataFileError) as err:
     print(f'Cannot init: {err}', file=sys.stderr)
     return EXIT_CONFIG

@@ -21,6 +21,7 @@ from tfx.types import Channel, standard_artifacts
 
 from components.baseline_resolver.accepted_statistics import LatestAcceptedStatisticsStrategy
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
+from components.common.fingerprint import code_fingerprint as component_fingerprint
 from components.example_gen.executor import custom_config as example_gen_config
 from components.example_gen.component import CsvExampleGen, ImportExampleGen
 from components.leakage_check.component import LeakageCheck
@@ -198,7 +199,8 @@ def create_pipeline(config: ForgeConfig,
       min_split_rows=json.dumps({'train': config.data.min_train_rows,
                                  'eval': config.data.min_eval_rows}),
       label_key=family.label_key,
-      eval_fraction=config.data.eval_fraction)
+      eval_fraction=config.data.eval_fraction,
+      code_fingerprint=component_fingerprint('components.validation_gate.component'))
   transform = Transform(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
@@ -208,7 +210,8 @@ def create_pipeline(config: ForgeConfig,
       disable_statistics=True)
   leakage_check = LeakageCheck(
       examples=example_gen.outputs['examples'], label_key=family.label_key,
-      max_fraction=config.data.max_leakage, data_location=deployment.data_location)
+      max_fraction=config.data.max_leakage, data_location=deployment.data_location,
+      code_fingerprint=component_fingerprint('components.leakage_check.component'))
   transform.add_upstream_node(validation_gate)
   transform.add_upstream_node(leakage_check)
   training = config.training

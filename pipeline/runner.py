@@ -5,6 +5,7 @@ import contextlib
 import dataclasses
 import datetime
 import fcntl
+import logging
 import os
 import time
 from pathlib import Path
@@ -71,8 +72,11 @@ def _run(config: ForgeConfig, verbose: bool) -> LocalRun:
     serving_check.start_early()
     try:
       LocalDagRunner().run(create_pipeline(config))
-    except Exception as err:  # pylint: disable=broad-except
+    except Exception as err:  # pylint: disable=broad-except  (returned, with its traceback logged)
       error, failed_component = err, progress.current
+      # The console shows the short message; the run log keeps the whole traceback.
+      logging.getLogger(__name__).error('%s failed', failed_component or 'The pipeline',
+                                        exc_info=True)
     finally:
       serving_check.stop_early_start()
     seconds = time.monotonic() - started

@@ -9,6 +9,7 @@ roles, gates that beat the trivial model on this data), both commented for revie
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import List, Optional, Tuple
@@ -158,7 +159,7 @@ def _config_text(name: str, data: Path, data_format: str, delimiter: str, result
       f'  format: {data_format}',
   ]
   if delimiter != ',':
-    lines.append(f'  delimiter: {delimiter!r}')
+    lines.append(f'  delimiter: {json.dumps(delimiter)}')
   lines.append(f'  schema: {schema_path}    # curated from the data; review it')
   if unlabeled:
     lines.append(f'  drop_unlabeled: true     # {unlabeled} rows have no label: trained without')
@@ -185,7 +186,6 @@ def _config_text(name: str, data: Path, data_format: str, delimiter: str, result
 
 
 def _yaml_string(value: str) -> str:
-  import json
   return json.dumps(value)  # a JSON string is a YAML string
 
 

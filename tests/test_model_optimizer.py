@@ -17,7 +17,8 @@ def _row(size_kb, gzip_kb, accuracy):
 def test_smallest_download_within_budget_is_selected():
   variants = {'float32': _row(600, 550, 0.98), 'int8': _row(150, 120, 0.975),
               'pruned_int8': _row(150, 60, 0.95)}
-  selected = _select(variants, 0.98, {'accuracy_budget': 1.0, 'size_budget_kb': None})
+  selected = _select(variants, {'accuracy': 0.98},
+                     {'accuracy_budget': 1.0, 'size_budget_kb': None})
   assert selected == 'int8'  # pruned_int8 is smaller but lost 3 points
   assert variants['pruned_int8']['missed'] == [
       'accuracy drop 3.00 points > budget 1.00 (optimization.accuracy_budget)']
@@ -26,12 +27,27 @@ def test_smallest_download_within_budget_is_selected():
 
 def test_no_variant_within_budget_names_each_missed_budget():
   variants = {'float32': _row(600, 550, 0.98), 'int8': _row(150, 120, 0.97)}
-  assert _select(variants, 0.98, {'accuracy_budget': 0.5, 'size_budget_kb': 100}) is None
+  assert _select(variants, {'accuracy': 0.98},
+                 {'accuracy_budget': 0.5, 'size_budget_kb': 100}) is None
   assert variants['float32']['missed'] == [
       'size 600.0 KB > budget 100.0 KB (optimization.size_budget_kb)']
   assert len(variants['int8']['missed']) == 2
   report = {'savedmodel': {'accuracy': 0.98}, 'variants': variants, 'not_built': {}}
   assert 'int8 missed: accuracy drop 1.00 points > budget 0.50' in '\n'.join(table.lines(report))
+
+
+def test_a_regression_variant_is_judged_by_its_relative_rmse_increase():
+  variants = {'float32': {**_row(30, 16, 0.0), 'rmse': 57.0},
+              'int8': {**_row(33, 10, 0.0), 'rmse': 58.3},
+              'pruned_int8': {**_row(33, 9, 0.0), 'rmse': 61.0}}
+  selected = _select(variants, {'rmse': 57.0, 'mae': 45.0},
+                     {'rmse_budget': 0.05, 'accuracy_budget': 1.0, 'size_budget_kb': None})
+  assert selected == 'int8'  # pruned_int8 is smaller but 7% worse
+  assert variants['pruned_int8']['missed'] == [
+      'RMSE +7.02% > budget +5.00% (optimization.rmse_budget)']
+  report = {'savedmodel': {'rmse': 57.0}, 'variants': variants, 'not_built': {}}
+  lines = table.lines(report)
+  assert 'rmse +%' in lines[0] and '+2.28' in '\n'.join(lines)
 
 
 class _HashingModel(tf.Module):

@@ -206,3 +206,11 @@ def test_forge_init_copies_a_family_that_builds_a_pipeline(capsys):
   finally:
     shutil.rmtree(PROJECT_DIR / 'models' / name, ignore_errors=True)
     (PROJECT_DIR / 'configs' / f'{name}.yaml').unlink(missing_ok=True)
+
+
+def test_run_help_lists_each_flag_once(capsys):
+  with pytest.raises(SystemExit):
+    cli.main(['run', '--help'])
+  out = capsys.readouterr().out
+  assert '--epochs VALUE, --epochs VALUE' not in out
+  assert '--pipeline-name VALUE, --pipeline_name VALUE' in out

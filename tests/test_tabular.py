@@ -255,7 +255,9 @@ def test_wine_signatures_answer_with_the_class_names_of_the_data(wine):
   assert 'od280_od315_of_diluted_wines' in specs  # the '/' column, under its safe name
   rows = list(csv.reader(open(data)))[1:]
   header = [name.replace('/', '_') for name in next(csv.reader(open(data)))]
-  inputs = {name: tf.constant([float(r[i]) for r in rows[:20]], specs[name].dtype)
+  cast = lambda dtype: int if dtype.is_integer else float
+  inputs = {name: tf.constant([cast(specs[name].dtype)(r[i]) for r in rows[:20]],
+                              specs[name].dtype)
             for i, name in enumerate(header) if name in specs}
   outputs = raw(**inputs)
   names = [n.decode() for n in outputs['predicted_class'].numpy()]
@@ -267,7 +269,7 @@ def test_wine_signatures_answer_with_the_class_names_of_the_data(wine):
 def test_diabetes_regression_is_pushed_with_a_prediction_output(diabetes):
   work, _, init_out, code, run_out, _ = diabetes
   assert code == EXIT_OK, run_out
-  assert "Label 'progression' (float): regression" in init_out
+  assert "Label 'progression' (int): regression" in init_out  # 214 distinct integers
   assert 'root_mean_squared_error' in run_out
   rmse = float(run_out.split('root_mean_squared_error ')[1].split()[0].rstrip(','))
   config = yaml.safe_load((work / 'configs' / 'diabetes.yaml').read_text())

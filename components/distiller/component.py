@@ -5,6 +5,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec
 
+from components.common.fingerprint import code_fingerprint
 from components.distiller import executor
 from components.model_optimizer.component import FINE_TUNING_INPUTS, FINE_TUNING_PARAMETERS
 
@@ -32,5 +33,6 @@ class Distiller(base_component.BaseComponent):
     super().__init__(spec=DistillerSpec(
         model=model, transform_graph=transform_graph,
         transformed_examples=transformed_examples, family=family, settings=settings,
-        batch_size=batch_size, student_model=types.Channel(type=standard_artifacts.Model),
+        batch_size=batch_size, executor_fingerprint=code_fingerprint(executor.__name__),
+        student_model=types.Channel(type=standard_artifacts.Model),
         distillation=types.Channel(type=DistillationReport)))

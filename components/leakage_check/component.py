@@ -19,6 +19,9 @@ def LeakageCheck(  # pylint: disable=invalid-name
     label_key: Parameter[str],
     max_fraction: Parameter[float],
     data_location: Parameter[str],
+    code_fingerprint: Parameter[str],
 ):
-  """Raises LeakageError, stopping the run, above `max_fraction` of eval rows."""
+  """Raises LeakageError, stopping the run, above `max_fraction` of eval rows.
+  `code_fingerprint` (common/fingerprint.py) keys the cache by this component's source."""
+  del code_fingerprint  # only a cache key
   executor.check(examples.uri, label_key, max_fraction, data_location, leakage.uri)

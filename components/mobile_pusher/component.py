@@ -5,6 +5,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
+from components.common.fingerprint import code_fingerprint
 from components.mobile_pusher import executor
 from components.model_optimizer.component import OptimizationReport, TFLiteModels
 
@@ -18,6 +19,7 @@ class MobilePusherSpec(ComponentSpec):
   PARAMETERS = {
       'mobile_dir': ExecutionParameter(type=str),
       'model_name': ExecutionParameter(type=str),
+      'executor_fingerprint': ExecutionParameter(type=str),
   }
   INPUTS = {
       'tflite_models': ChannelParameter(type=TFLiteModels),
@@ -35,4 +37,5 @@ class MobilePusher(base_component.BaseComponent):
     super().__init__(spec=MobilePusherSpec(
         tflite_models=tflite_models, report=report, model_blessing=model_blessing,
         mobile_dir=mobile_dir, model_name=model_name,
+        executor_fingerprint=code_fingerprint(executor.__name__),
         pushed_mobile_model=types.Channel(type=PushedMobileModel)))

@@ -5,6 +5,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
+from components.common.fingerprint import code_fingerprint
 from components.model_optimizer import executor
 
 
@@ -23,6 +24,8 @@ FINE_TUNING_PARAMETERS = {
     'family': ExecutionParameter(type=str),
     'settings': ExecutionParameter(type=str),  # JSON of the component's config section
     'batch_size': ExecutionParameter(type=int),
+    # The executor's source: an edited executor re-runs (see common/fingerprint.py).
+    'executor_fingerprint': ExecutionParameter(type=str),
 }
 FINE_TUNING_INPUTS = {
     'model': ChannelParameter(type=standard_artifacts.Model),
@@ -55,6 +58,7 @@ class ModelOptimizer(base_component.BaseComponent):
         model=model, transform_graph=transform_graph,
         transformed_examples=transformed_examples, examples=examples, family=family,
         settings=settings, batch_size=batch_size,
+        executor_fingerprint=code_fingerprint(executor.__name__),
         pruned_model=types.Channel(type=standard_artifacts.Model),
         qat_model=types.Channel(type=standard_artifacts.Model),
         tflite_models=types.Channel(type=TFLiteModels),

@@ -5,6 +5,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
+from components.common.fingerprint import code_fingerprint
 from components.serving_pusher import executor
 
 
@@ -15,6 +16,8 @@ class ServingPusherSpec(ComponentSpec):
       'label_key': ExecutionParameter(type=str),
       'warmup_rows': ExecutionParameter(type=int),
       'keep_versions': ExecutionParameter(type=int),
+      # The executor's source: an edited executor re-runs (see common/fingerprint.py).
+      'executor_fingerprint': ExecutionParameter(type=str),
   }
   INPUTS = {
       'model': ChannelParameter(type=standard_artifacts.Model),
@@ -34,4 +37,5 @@ class ServingPusher(base_component.BaseComponent):
         model=model, model_blessing=model_blessing, examples=examples,
         serving_dir=serving_dir, model_name=model_name, label_key=label_key,
         warmup_rows=warmup_rows, keep_versions=keep_versions,
+        executor_fingerprint=code_fingerprint(executor.__name__),
         pushed_model=types.Channel(type=standard_artifacts.PushedModel)))

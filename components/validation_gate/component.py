@@ -42,6 +42,7 @@ def DataValidationGate(  # pylint: disable=invalid-name
     schema: InputArtifact[Schema],
     drift_measurements: OutputArtifact[ExampleAnomalies],
     data_location: Parameter[str],
+    code_fingerprint: Parameter[str],
     schema_location: Parameter[str],
     min_split_rows: Parameter[str],
     label_key: Parameter[str],
@@ -50,9 +51,11 @@ def DataValidationGate(  # pylint: disable=invalid-name
 ):
   """Raises DataValidationError, stopping the run, when any split has anomalies, has fewer
   rows than `min_split_rows` (JSON: split name -> rows), has rows without a `label_key`
-  value, or drifted.
+  value, or drifted. `code_fingerprint` (common/fingerprint.py) keys the cache by this
+  component's source.
   `drift_measurements` holds every compared feature's distance and threshold (empty on a
   pipeline's first run, or when the schema sets no drift comparator)."""
+  del code_fingerprint  # only a cache key
   # First: an empty split also makes every column look missing to ExampleValidator.
   split_statistics = _split_statistics(statistics)
   executor.check_split_sizes(
