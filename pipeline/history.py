@@ -28,8 +28,13 @@ def _status(summary: RunSummary) -> str:
   return 'complete' if states <= {'complete', 'cached'} else 'interrupted'
 
 
+# Config gate names whose TFMA metric is not named after them.
+_TFMA_NAMES = {'rmse': 'root_mean_squared_error', 'mae': 'mean_absolute_error'}
+
+
 def _key_metric(summary: RunSummary, gated: List[str]) -> str:
   for name in gated:
+    name = _TFMA_NAMES.get(name, name)
     matches = sorted(m for m in summary.metrics if m == name or m.endswith(f'_{name}'))
     if matches:
       return f'{matches[0]} {summary.metrics[matches[0]]:.4f}'

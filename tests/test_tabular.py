@@ -321,3 +321,12 @@ def test_a_worse_regressor_is_not_pushed(diabetes):
   assert 'NOT blessed, nothing pushed' in out
   assert 'larger increase than' in out or 'above the maximum' in out
   assert sorted((work / 'build' / 'serving' / 'diabetes').iterdir()) == before
+
+
+def test_regression_report_plots_predictions_and_residuals(diabetes):
+  work, *_ = diabetes
+  (page,) = sorted((work / 'build' / 'diabetes' / 'report').glob('*/index.html'))[:1]
+  html = page.read_text()
+  assert 'Predictions (142 eval rows)' in html or 'Predictions (' in html
+  assert 'alt="predicted vs actual and residuals" src="data:image/png;base64,' in html
+  assert 'rmse: at most' in html

@@ -109,6 +109,22 @@ def label_moments(train_files, tf_transform_output, family: Family) -> Tuple[flo
   return float(mean), float(std) or 1.0
 
 
+def eval_predictions(model: tf.keras.Model, eval_files, tf_transform_output, family: Family,
+                     rows: int = 1000) -> Dict[str, list]:
+  """A regression's labels and predictions on the first `rows` eval rows, each once: the
+  report's predicted-vs-actual and residual plots."""
+  files = [path for pattern in eval_files for path in tf.io.gfile.glob(pattern)]
+  spec = tf_transform_output.transformed_feature_spec()
+  pairs: Dict[str, list] = {'label': [], 'prediction': []}
+  batches = (tf.data.TFRecordDataset(files, compression_type='GZIP').take(rows).batch(256)
+             .map(lambda batch: tf.io.parse_example(batch, spec)))
+  for features in batches:
+    labels = features.pop(family.transformed_label_key)
+    pairs['label'] += labels.numpy().reshape(-1).tolist()
+    pairs['prediction'] += model(features, training=False).numpy().reshape(-1).tolist()
+  return pairs
+
+
 def build_model(family: Family, build_body: Callable, tf_transform_output, hparams: Dict,
                 rate, clipnorm: float | None = None,
                 private: Dict | None = None,
@@ -274,7 +290,10 @@ def run(fn_args, family: Family, build_body: Callable, default_hparams: Dict,
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, 'history.json'), 'w') as out:
       json.dump({'hparams': hparams, 'strategy': strategies.describe(strategy),
                  'replicas': strategy.num_replicas_in_sync, 'epochs': history.history,
-                 'privacy': spent}, out, indent=1)
+                 'privacy': spent,
+                 'eval_predictions': (eval_predictions(model, fn_args.eval_files,
+                                                       tf_transform_output, family)
+                                      if family.is_regression else None)}, out, indent=1)
   else:
     tf.io.gfile.rmtree(output_dir)
 

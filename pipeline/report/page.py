@@ -154,7 +154,10 @@ def _slice_name(slice_key) -> str:
 def _describe_gate(name: str, gate) -> str:
   limits = ([f'at least {gate.min}'] if gate.min is not None else []) + (
       [f'at most {gate.max_drop} below the last blessed model']
-      if gate.max_drop is not None else [])
+      if gate.max_drop is not None else []) + (
+      [f'at most {gate.max}'] if gate.max is not None else []) + (
+      [f'at most {gate.max_increase} above the last blessed model']
+      if gate.max_increase is not None else [])
   return f'{name}: {" and ".join(limits)}'
 
 
@@ -185,6 +188,11 @@ def _evaluation_section(summary: RunSummary, config: ForgeConfig) -> str:
         ['slice', *names], [(slice_name, *(fmt(figures.get(n, {}).get('candidate'))
                                            for n in names))
                             for slice_name, figures in sorted(per_slice.items())])
+  pairs = (summary.training_history or {}).get('eval_predictions')
+  if pairs and pairs['label']:
+    body += (f'<h3>Predictions ({len(pairs["label"])} eval rows)</h3>'
+             + plots.predicted_vs_actual(pairs['label'], pairs['prediction'],
+                                         alt='predicted vs actual and residuals'))
   body += '<h3>Gates</h3><ul>' + ''.join(
       f'<li>{_e(_describe_gate(name, gate))}</li>'
       for name, gate in config.gates.metrics.items()) + '</ul>'

@@ -68,3 +68,23 @@ def size_vs_accuracy(points: Dict[str, Tuple[float, float]], reference_accuracy:
     axes.set_ylabel(f'eval {metric}')
     axes.legend()
     return _img(figure, alt)
+
+
+def predicted_vs_actual(labels: Sequence[float], predictions: Sequence[float],
+                        alt: str) -> str:
+  """A regression on the eval rows: each row at (actual, predicted) beside the diagonal,
+  and the residuals (predicted - actual) as a histogram."""
+  residuals = [p - a for a, p in zip(labels, predictions)]
+  with pyplot.rc_context(_STYLE):
+    figure, (scatter, spread) = pyplot.subplots(1, 2, figsize=(6.4, 2.6))
+    scatter.scatter(labels, predictions, s=6, alpha=0.6)
+    low, high = min(min(labels), min(predictions)), max(max(labels), max(predictions))
+    scatter.plot([low, high], [low, high], linestyle='--', color='grey')
+    scatter.set_xlabel('actual')
+    scatter.set_ylabel('predicted')
+    scatter.set_title('predicted vs actual (eval rows)')
+    spread.hist(residuals, bins=30, color='#4c72b0')
+    spread.axvline(0, linestyle='--', color='grey')
+    spread.set_xlabel('residual (predicted - actual)')
+    spread.set_title('residuals')
+    return _img(figure, alt)
