@@ -108,13 +108,13 @@ def _example_gen(deployment: Deployment, config: ForgeConfig, label_key: str):
   ]))
   inputs = example_gen_pb2.Input(
       splits=[example_gen_pb2.Input.Split(name='all', pattern=deployment.input_pattern)])
-  settings = {}
+  # The executor's source keys the cache too (it is ours, not TFX's).
+  settings = {'executor_fingerprint': component_fingerprint('components.example_gen.executor')}
   if config.data.delimiter != ',':
     settings['delimiter'] = config.data.delimiter
   if config.data.drop_unlabeled:
     settings['drop_unlabeled'] = label_key
-  # Left unset without settings: the execution properties (and cache) of earlier runs stand.
-  custom_config = example_gen_config(settings) if settings else None
+  custom_config = example_gen_config(settings)
   if deployment.data_format != 'csv':
     return ImportExampleGen(input_base=deployment.input_base, input_config=inputs,
                             output_config=splits, custom_config=custom_config)

@@ -223,3 +223,37 @@ def test_excel_semicolon_export_runs_with_data_delimiter(tmp_path):
   run = forge_run(config)
   assert run.returncode == 0, run.output
   assert 'Blessed. Pushed to' in run.output
+
+
+class _ActiveMarkup(__import__('html.parser').parser.HTMLParser):
+  """Collects elements that could run code: script tags and on* attributes."""
+
+  def __init__(self):
+    super().__init__()
+    self.found = []
+
+  def handle_starttag(self, tag, attrs):
+    if tag == 'script' or any(name.startswith('on') for name, _ in attrs):
+      self.found.append((tag, attrs))
+
+
+def test_report_shows_markup_from_the_data_as_text(tmp_path, served):
+  """Values come from user files: a category holding markup is shown as text in the run
+  report (the gate names it as an unknown value), never as an element that runs."""
+  payload = '<img src=x onerror=alert(1)><script>alert(2)</script>'
+  rows = list(csv.reader(_penguin_text(tmp_path).splitlines()))
+  island = rows[0].index('island')
+  for row in rows[1:40]:
+    row[island] = payload
+  bad = tmp_path / 'markup.csv'
+  with open(bad, 'w', newline='') as out:
+    csv.writer(out).writerows(rows)
+  run = forge_run(_penguin_config(tmp_path, served), '--data-path', str(bad))
+  assert run.returncode == EXIT_DATA, run.output
+  (report,) = (tmp_path / 'root' / 'report').glob('*/index.html')
+  html = report.read_text()
+  assert '&lt;img src=x onerror=alert(1)&gt;' in html  # shown, escaped
+  assert payload not in html
+  parser = _ActiveMarkup()
+  parser.feed(html)
+  assert parser.found == []

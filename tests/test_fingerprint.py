@@ -46,3 +46,5 @@ def test_every_custom_component_carries_its_key(tmp_path):
     assert len(components[name].exec_properties['executor_fingerprint']) == 16, name
   for name in ('DataValidationGate', 'LeakageCheck'):
     assert len(components[name].exec_properties['code_fingerprint']) == 16, name
+  assert 'executor_fingerprint' in str(components['CsvExampleGen'].exec_properties[
+      'custom_config'])
