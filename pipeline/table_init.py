@@ -19,7 +19,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 
 from components.common.names import SAFE_NAME
 from pipeline import preflight
-from pipeline.table_profile import Column, Profile, ProfileError, profile
+from pipeline.table_profile import Profile, ProfileError, profile
 
 # Drift thresholds as in the curated schemas: resampling moves a feature by far less.
 DRIFT_THRESHOLD = 0.25

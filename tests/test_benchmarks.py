@@ -58,3 +58,12 @@ def test_text_benchmark_reads_the_sms_spam_format(tmp_path):
   assert write_csv(corpus, tmp_path / 'out.csv', None) == 2
   assert (tmp_path / 'out.csv').read_text().splitlines() == [
       'text,label', '"See you at 8, ok?",0', '"WIN a prize, text 8000 now",1']
+
+
+def test_tabular_benchmark_compares_with_scikit_learn(wine):
+  """On the tabular test run's wine pipeline (running it again would add a minute)."""
+  work = wine[0]
+  output = _run('benchmarks/tabular.py', '--measure-work', str(work), '--name', 'wine')
+  for model in ('tabular (forge)', 'HistGradientBoosting', 'LogisticRegression'):
+    assert model in output
+  assert 'target: within 2 accuracy points of HistGradientBoosting' in output

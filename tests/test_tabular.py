@@ -6,7 +6,6 @@ import csv
 import json
 import math
 import random
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -14,24 +13,9 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from tests.conftest import FORGE, PROJECT_DIR
+from tests.conftest import PROJECT_DIR, forge_in, write_csv
 
 EXIT_OK, EXIT_NOT_BLESSED, EXIT_CONFIG = 0, 4, 2
-
-
-def _write_csv(path: Path, header, rows):
-  with open(path, 'w', newline='') as out:
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-  return path
-
-
-def _forge(cwd: Path, *args, timeout=900):
-  completed = subprocess.run(FORGE + list(args), cwd=cwd, capture_output=True, text=True,
-                             timeout=timeout, env={'PYTHONPATH': str(PROJECT_DIR),
-                                                   **__import__('os').environ})
-  return completed.returncode, completed.stdout + completed.stderr
 
 
 # --- What forge init finds in a table -------------------------------------------------
@@ -60,7 +44,7 @@ def mixed_table(tmp_path_factory):
   header = ['row_id', 'constant', 'size', 'income', 'colour', 'grade', 'signup', 'comment',
             'score', 'bought']
   work = tmp_path_factory.mktemp('mixed')
-  return _write_csv(work / 'mixed.csv', header, rows)
+  return write_csv(work / 'mixed.csv', header, rows)
 
 
 def _profile(path, label, task=None):
@@ -120,15 +104,15 @@ def test_unusable_labels_are_refused_naming_the_columns(mixed_table, label, expe
 
 
 def test_an_all_empty_label_is_refused(tmp_path):
-  path = _write_csv(tmp_path / 't.csv', ['x', 'y'], [[i, ''] for i in range(30)])
-  code, out = _forge(tmp_path, 'init', 't', '--data', str(path), '--label', 'y')
+  path = write_csv(tmp_path / 't.csv', ['x', 'y'], [[i, ''] for i in range(30)])
+  code, out = forge_in(tmp_path, 'init', 't', '--data', str(path), '--label', 'y')
   assert code == EXIT_CONFIG, out
   assert "--label 'y': every value of the column is empty" in out
 
 
 def test_init_writes_into_the_working_directory_and_refuses_to_overwrite(mixed_table,
                                                                          tmp_path):
-  code, out = _forge(tmp_path, 'init', 'shop', '--data', str(mixed_table), '--label',
+  code, out = forge_in(tmp_path, 'init', 'shop', '--data', str(mixed_table), '--label',
                      'bought')
   assert code == EXIT_OK, out
   assert (tmp_path / 'configs' / 'shop.yaml').is_file()
@@ -140,7 +124,7 @@ def test_init_writes_into_the_working_directory_and_refuses_to_overwrite(mixed_t
   majority = max(sum(1 for r in csv.DictReader(open(mixed_table)) if r['bought'] == v)
                  for v in ('yes', 'no')) / 300
   assert config['gates']['metrics']['accuracy']['min'] > majority
-  code, out = _forge(tmp_path, 'init', 'shop', '--data', str(mixed_table), '--label',
+  code, out = forge_in(tmp_path, 'init', 'shop', '--data', str(mixed_table), '--label',
                      'bought')
   assert code == EXIT_CONFIG and 'already exists' in out
 
@@ -192,42 +176,6 @@ def test_regression_gates_point_the_right_way():
 
 
 # --- End to end, as a new user ------------------------------------------------------
-
-def _init_and_run(work: Path, name: str, data: Path, label: str, mobile: bool = True):
-  code, init_out = _forge(work, 'init', name, '--data', str(data), '--label', label)
-  assert code == EXIT_OK, init_out
-  config_path = work / 'configs' / f'{name}.yaml'
-  if mobile:
-    config_path.write_text(config_path.read_text().replace(
-        '  enabled: false          # true: pruned', '  enabled: true          # true: pruned'))
-  code, run_out = _forge(work, 'run', str(config_path))
-  return init_out, code, run_out, config_path
-
-
-@pytest.fixture(scope='session')
-def wine(tmp_path_factory):
-  """scikit-learn's wine table with its classes as strings, under its own column names
-  (one holds a '/'), through forge init and forge run with the mobile stage."""
-  from sklearn.datasets import load_wine
-  work = tmp_path_factory.mktemp('wine')
-  wine_data = load_wine()
-  rows = [[f'{v:g}' for v in features] + [wine_data.target_names[target]]
-          for features, target in zip(wine_data.data, wine_data.target)]
-  data = _write_csv(work / 'wine.csv', list(wine_data.feature_names) + ['cultivar'], rows)
-  return (work, data, *_init_and_run(work, 'wine', data, 'cultivar'))
-
-
-@pytest.fixture(scope='session')
-def diabetes(tmp_path_factory):
-  """scikit-learn's diabetes table (unscaled), a regression, with the mobile stage."""
-  from sklearn.datasets import load_diabetes
-  work = tmp_path_factory.mktemp('diabetes')
-  table = load_diabetes(scaled=False)
-  rows = [[f'{v:g}' for v in features] + [f'{target:g}']
-          for features, target in zip(table.data, table.target)]
-  data = _write_csv(work / 'diabetes.csv', list(table.feature_names) + ['progression'], rows)
-  return (work, data, *_init_and_run(work, 'diabetes', data, 'progression'))
-
 
 def _pushed(work: Path, kind: str, name: str) -> Path:
   (version,) = sorted((work / 'build' / kind / name).iterdir())
@@ -298,7 +246,7 @@ def test_forge_predict_without_a_server_prints_the_number(diabetes):
   work, data, *_ = diabetes
   rows = work / 'rows.csv'
   rows.write_text(''.join(open(data).readlines()[:4]))
-  code, out = _forge(work, 'predict', 'configs/diabetes.yaml', str(rows))
+  code, out = forge_in(work, 'predict', 'configs/diabetes.yaml', str(rows))
   assert code == EXIT_OK, out
   answers = [json.loads(line) for line in out.splitlines() if line.startswith('{')]
   assert [a['row'] for a in answers] == [1, 2, 3]
@@ -316,7 +264,7 @@ def test_a_worse_regressor_is_not_pushed(diabetes):
   raw['training'].update({'train_steps': 10, 'learning_rate': 0.0001})
   raw['optimization']['enabled'] = False
   worse.write_text(yaml.safe_dump(raw))
-  code, out = _forge(work, 'run', str(worse))
+  code, out = forge_in(work, 'run', str(worse))
   assert code == EXIT_NOT_BLESSED, out
   assert 'NOT blessed, nothing pushed' in out
   assert 'larger increase than' in out or 'above the maximum' in out
