@@ -31,6 +31,9 @@ def _copy_family(source: Path, target: Path, old: str, new: str) -> List[Path]:
 
 def _copy_config(source: Path, target: Path, old: str, new: str) -> Path:
   text = source.read_text(encoding='utf-8').replace(f'models/{old}/', f'models/{new}/')
+  # The source's own description and data folder describe its data, not the new family's.
+  text = re.sub(r'\A(#[^\n]*\n)+', '', text)
+  text = re.sub(r'^(\s+data_root:\s*\S+/)[^/\s]+$', rf'\g<1>{new}', text, count=1, flags=re.M)
   text = re.sub(rf'^(\s+name:\s*){old}\b', rf'\g<1>{new}', text, count=1, flags=re.M)
   text = re.sub(rf'^(\s+root:\s*build/){old}\b', rf'\g<1>{new}', text, count=1, flags=re.M)
   text = re.sub(rf'^(\s+family:\s*){old}\b', rf'\g<1>{new}', text, count=1, flags=re.M)

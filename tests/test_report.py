@@ -198,6 +198,8 @@ def test_forge_init_copies_a_family_that_builds_a_pipeline(capsys):
     import importlib
     config = load_config(PROJECT_DIR / 'configs' / f'{name}.yaml')
     assert config.model.family == name and config.pipeline.name == name
+    assert config.kubeflow.data_root.endswith(f'/data/{name}')
+    assert 'The default pipeline' not in (PROJECT_DIR / 'configs' / f'{name}.yaml').read_text()
     trainer = [c for c in create_pipeline(config).components if c.id == 'Trainer'][0]
     assert trainer.exec_properties['run_fn'] == f'models.{name}.model.run_fn'
     assert importlib.import_module(f'models.{name}.features').FAMILY.name == name
