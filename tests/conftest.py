@@ -18,6 +18,28 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 FORGE = [sys.executable, '-m', 'pipeline.cli']
 
 
+# Session fixtures that run a pipeline; a test using one (even through another fixture) is e2e.
+PIPELINE_FIXTURES = {'penguin_runs', 'taxi_run', 'text_run', 'digits_runs', 'wine', 'diabetes'}
+# A test that calls one of these starts the CLI or a benchmark in a process of its own.
+_PROCESS_CALLS = ('forge_run(', 'forge_in(', 'FORGE', '_run(', 'getfixturevalue(')
+
+
+def pytest_collection_modifyitems(items):
+  """Marks end-to-end tests `e2e`, so `pytest -m 'not e2e'` runs the unit tests alone."""
+  import inspect
+  for item in items:
+    uses_pipeline = PIPELINE_FIXTURES & set(getattr(item, 'fixturenames', ()))
+    function = getattr(item, 'function', None)
+    source = inspect.getsource(function) if function else ''
+    fixture_sources = ''.join(
+        inspect.getsource(definition.func)
+        for name in getattr(item, 'fixturenames', ())
+        for definition in item._fixtureinfo.name2fixturedefs.get(name, ())  # pylint: disable=protected-access
+        if definition.baseid)  # the project's own fixtures, not pytest's
+    if uses_pipeline or any(call in source + fixture_sources for call in _PROCESS_CALLS):
+      item.add_marker(pytest.mark.e2e)
+
+
 @dataclasses.dataclass
 class CliRun:
   returncode: int
