@@ -52,12 +52,14 @@ class Column:
   text_chars: int = 0
   text_words: int = 0
   dates: int = 0
+  longest: int = 0  # the most values one row holds
   role: str = ''
   why: str = ''
 
   def add(self, values: list) -> None:
     if not values:
       return
+    self.longest = max(self.longest, len(values))
     value = values[0]
     self.present += 1
     if not self.overflow:
@@ -206,6 +208,9 @@ def _role(column: Column, rows: int) -> tuple:
   """(role, why): a FeatureRoles key, or '' for a column left out, and the reason."""
   if not column.present:
     return '', 'left out: no value in any row'
+  if column.longest > 1:
+    return '', (f'left out: a list of up to {column.longest} values per row (the tabular '
+                'family takes one value per column)')
   if column.distinct == 1 and not column.overflow:
     return '', 'left out: constant (one value in every row)'
   unique = column.overflow or (column.distinct == column.present

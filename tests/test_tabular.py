@@ -278,3 +278,23 @@ def test_regression_report_plots_predictions_and_residuals(diabetes):
   assert 'Predictions (142 eval rows)' in html or 'Predictions (' in html
   assert 'alt="predicted vs actual and residuals" src="data:image/png;base64,' in html
   assert 'rmse: at most' in html
+
+
+def test_tfrecords_are_profiled_and_list_features_left_out(tmp_path):
+  """TFRecords of tf.Examples (gzipped), as ImportExampleGen reads them."""
+  from components.example_gen.in_process import tfrecord_examples
+  from pipeline.table_profile import profile
+  path = tmp_path / 'rows.tfrecord.gz'
+  with tf.io.TFRecordWriter(str(path), options='GZIP') as writer:
+    for index in range(60):
+      writer.write(tf.train.Example(features=tf.train.Features(feature={
+          'pixels': tf.train.Feature(float_list=tf.train.FloatList(value=[index, 1.0, 2.0])),
+          'width': tf.train.Feature(float_list=tf.train.FloatList(value=[index * 0.5])),
+          'kind': tf.train.Feature(bytes_list=tf.train.BytesList(
+              value=[b'ab'[index % 2:index % 2 + 1]])),
+      })).SerializeToString())
+  found = profile(tfrecord_examples([str(path)]), 'kind', None, str(path))
+  assert found.rows == 60 and found.task == 'classification' and found.classes == ['a', 'b']
+  assert found.columns['width'].role == 'numeric'
+  assert found.columns['pixels'].role == ''
+  assert 'a list of up to 3 values' in found.columns['pixels'].why
