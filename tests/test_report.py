@@ -3,10 +3,11 @@ checked against the end-to-end runs' real numbers."""
 from pipeline import env  # noqa: F401  (before TensorFlow)
 
 import html.parser
+import os
 import re
 import shutil
 import subprocess
-import uuid
+import sys
 from pathlib import Path
 
 import pytest
@@ -188,26 +189,38 @@ def test_every_command_has_help(capsys):
     assert f'usage: forge {command}' in capsys.readouterr().out
 
 
-def test_forge_init_copies_a_family_that_builds_a_pipeline(capsys):
-  name = f'init_check_{uuid.uuid4().hex[:8]}'
-  try:
-    out = _forge(capsys, 'init', name, '--from', 'penguin')
-    assert f'configs/{name}.yaml' in out
-    from pipeline.config import load_config
-    from pipeline.pipeline import create_pipeline
-    import importlib
-    config = load_config(PROJECT_DIR / 'configs' / f'{name}.yaml')
-    assert config.model.family == name and config.pipeline.name == name
-    assert config.kubeflow.data_root.endswith(f'/data/{name}')
-    assert 'The default pipeline' not in (PROJECT_DIR / 'configs' / f'{name}.yaml').read_text()
-    trainer = [c for c in create_pipeline(config).components if c.id == 'Trainer'][0]
-    assert trainer.exec_properties['run_fn'] == f'models.{name}.model.run_fn'
-    assert importlib.import_module(f'models.{name}.features').FAMILY.name == name
-    assert cli.main(['init', name]) == cli.EXIT_CONFIG  # exists already
-    assert 'already exists' in capsys.readouterr().err
-  finally:
-    shutil.rmtree(PROJECT_DIR / 'models' / name, ignore_errors=True)
-    (PROJECT_DIR / 'configs' / f'{name}.yaml').unlink(missing_ok=True)
+def test_forge_init_copies_a_family_that_builds_a_pipeline(tmp_path):
+  """In a copy of the project: a code family is a package under models/, so forge init
+  --from writes there, and the source tree stays as it is."""
+  copy = tmp_path / 'project'
+  for folder in ('pipeline', 'components', 'models', 'kubeflow', 'configs', 'schemas'):
+    shutil.copytree(PROJECT_DIR / folder, copy / folder,
+                    ignore=shutil.ignore_patterns('__pycache__'))
+  name = 'init_check'
+  check = (
+      'import sys\n'
+      'from pipeline import cli\n'
+      f'assert cli.main(["init", "{name}", "--from", "penguin"]) == 0\n'
+      'from pipeline.config import load_config\n'
+      'from pipeline.pipeline import create_pipeline\n'
+      'import importlib\n'
+      f'config = load_config("configs/{name}.yaml")\n'
+      f'assert config.model.family == "{name}" and config.pipeline.name == "{name}"\n'
+      f'assert config.kubeflow.data_root.endswith("/data/{name}")\n'
+      f'assert "The default pipeline" not in open("configs/{name}.yaml").read()\n'
+      'trainer = [c for c in create_pipeline(config).components if c.id == "Trainer"][0]\n'
+      f'assert trainer.exec_properties["run_fn"] == "models.{name}.model.run_fn"\n'
+      f'assert importlib.import_module("models.{name}.features").FAMILY.name == "{name}"\n'
+      'assert cli.main(["init", "' + name + '"]) == cli.EXIT_CONFIG  # exists already\n'
+      f'assert importlib.import_module("models").__file__.startswith("{copy}")\n')
+  completed = subprocess.run([sys.executable, '-c', check], cwd=copy, capture_output=True,
+                             text=True, timeout=300,
+                             env={**os.environ, 'PYTHONPATH': str(copy)})
+  assert completed.returncode == 0, completed.stdout + completed.stderr
+  assert 'already exists' in completed.stderr
+  assert (copy / 'models' / name / 'features.py').is_file()
+  assert not (PROJECT_DIR / 'models' / name).exists()
+  assert not (PROJECT_DIR / 'configs' / f'{name}.yaml').exists()
 
 
 def test_run_help_lists_each_flag_once(capsys):
