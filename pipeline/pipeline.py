@@ -207,7 +207,10 @@ def create_pipeline(config: ForgeConfig,
       preprocessing_fn=family.preprocessing_fn,
       custom_config=family_settings,
       # Pre/post-transform statistics double Transform's time; StatisticsGen has them.
-      disable_statistics=True)
+      disable_statistics=True,
+      # TFT writes its analyzer cache's MANIFEST as a pickle (protocol 0), which loading
+      # would execute; nothing here reads the cache back.
+      disable_analyzer_cache=True)
   leakage_check = LeakageCheck(
       examples=example_gen.outputs['examples'], label_key=family.label_key,
       max_fraction=config.data.max_leakage, data_location=deployment.data_location,
