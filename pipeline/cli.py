@@ -290,6 +290,12 @@ def _init_from_data(args) -> int:
     print(f'Cannot init: {err}', file=sys.stderr)
     return EXIT_CONFIG
   print('\n'.join(table_init.describe(found)))
+  if args.format == 'csv':
+    from pipeline.preflight import renamed_columns
+    renamed = renamed_columns(table_init.csv_header(args.data, args.delimiter))
+    if renamed:
+      print('Read under names a model input can carry (serving clients use these): '
+            + ', '.join(f'{old!r} -> {new!r}' for old, new in renamed))
   print('\n'.join(f'wrote {path}' for path in written))
   print(f'Next: review them, then `forge run configs/{args.name}.yaml`.')
   return EXIT_OK
@@ -388,7 +394,7 @@ def _predict(args, config) -> int:
   family = load_family(config.model.family, config.model.family_spec())
   specs = predict.raw_specs(schema, family.label_key)
   try:
-    examples = predict.examples_from_csv(args.csv, specs)
+    examples = predict.examples_from_csv(args.csv, specs, config.data.delimiter)
   except ValueError as err:
     print(f'Cannot predict: {err}', file=sys.stderr)
     return EXIT_FAILED

@@ -46,10 +46,11 @@ def _feature(value: str, dtype: tf.DType) -> tf.train.Feature:
   return tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)]))
 
 
-def examples_from_csv(path: Path, specs: Dict[str, tf.TensorSpec]) -> List[bytes]:
+def examples_from_csv(path: Path, specs: Dict[str, tf.TensorSpec],
+                      delimiter: str = ',') -> List[bytes]:
   """Serialized tf.Examples, one per row; columns the model does not take are ignored."""
   with open(path, newline='', encoding='utf-8-sig') as source:
-    reader = csv.reader(source)
+    reader = csv.reader(source, delimiter=delimiter)
     # Columns under the names ExampleGen gave them in training.
     header = [safe_column(name) for name in next(reader, [])]
     rows = [dict(zip(header, cells)) for cells in reader if cells]

@@ -91,7 +91,7 @@ def check_header(path: Path, header: List[str], delimiter: str) -> None:
         raise DataFileError(
             f'{path}: the header is one column, {header[0][:80]!r}, which looks '
             f'{name}-separated. Set data.delimiter: {_SEPARATOR_KEYS[other]} in the config '
-            'for such files.')
+            f'for such files (forge init: --delimiter {_SEPARATOR_KEYS[other]}).')
   seen = {}
   for position, name in enumerate(header, start=1):
     if not name.strip():

@@ -40,6 +40,15 @@ def _examples(data: Path, data_format: str, delimiter: str):
   return in_process.csv_examples(files, delimiter)
 
 
+def csv_header(data: Path, delimiter: str) -> List[str]:
+  """The first file's header as written in it (ExampleGen renames unsafe names)."""
+  import csv
+  first = preflight.data_files(data)[0]
+  with preflight.open_binary(first) as handle:
+    line = handle.readline().decode('utf-8').lstrip('\ufeff')
+  return next(csv.reader([line], delimiter=delimiter))
+
+
 def _curate(schema: schema_pb2.Schema, result: Profile) -> schema_pb2.Schema:
   schema.ClearField('default_environment')
   schema.default_environment.extend(['TRAINING', 'SERVING'])
@@ -148,7 +157,8 @@ def _config_text(name: str, data: Path, data_format: str, delimiter: str, result
   unlabeled = result.rows - result.label.present
   lines = [
       f'# {name}: the tabular family on {data}, written by `forge init {name} --data {data} '
-      f'--label {result.label.name}`.',
+      f'--label {result.label.name}' + (f' --delimiter {json.dumps(delimiter)}`.'
+                                        if delimiter != ',' else '`.'),
       '# Plain settings meant to be reviewed and edited; `forge run configs/'
       f'{name}.yaml` runs it.',
       'pipeline:',

@@ -186,6 +186,7 @@ def test_wine_is_pushed_to_serving_and_mobile_without_python(wine):
   work, _, init_out, code, run_out, _ = wine
   assert code == EXIT_OK, run_out
   assert 'classification' in init_out and 'class class_1: 71 rows' in init_out
+  assert "'od280/od315_of_diluted_wines' -> 'od280_od315_of_diluted_wines'" in init_out
   assert 'Blessed. Pushed to' in run_out and 'Mobile: ' in run_out
   assert not (work / 'models').exists()  # no Python was written
   assert (_pushed(work, 'serving', 'wine') / 'saved_model.pb').is_file()
