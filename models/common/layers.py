@@ -20,3 +20,14 @@ class OneHot(tf.keras.layers.Layer):
 
   def get_config(self):
     return {**super().get_config(), 'depth': self.depth}
+
+
+def hidden_layers(inputs, hparams):
+  """The families' MLP: a ReLU Dense layer per `hidden_units` entry, each followed by
+  Dropout when `dropout` is set."""
+  hidden = inputs
+  for units in hparams['hidden_units']:
+    hidden = tf.keras.layers.Dense(units, activation='relu')(hidden)
+    if hparams['dropout']:
+      hidden = tf.keras.layers.Dropout(hparams['dropout'])(hidden)
+  return hidden

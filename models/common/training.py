@@ -92,10 +92,22 @@ def learning_rate(config: Dict, total_steps: int):
       warmup_steps=warmup)
 
 
+def _matching(patterns) -> list:
+  """The files of the Trainer's file patterns (fn_args.train_files / eval_files)."""
+  return [path for pattern in patterns for path in tf.io.gfile.glob(pattern)]
+
+
+def training_label_scale(train_files, tf_transform_output, family: Family) -> Tuple[float, float]:
+  """(mean, std) of a regression's training label; (0, 1), no scaling, otherwise."""
+  if not family.is_regression:
+    return 0.0, 1.0
+  return label_moments(train_files, tf_transform_output, family)
+
+
 def label_moments(train_files, tf_transform_output, family: Family) -> Tuple[float, float]:
   """Mean and standard deviation of a regression label over the training split: the model
   learns the z-scored label and its last layer scales back to the label's units."""
-  files = [path for pattern in train_files for path in tf.io.gfile.glob(pattern)]
+  files = _matching(train_files)
   spec = {family.transformed_label_key:
           tf_transform_output.transformed_feature_spec()[family.transformed_label_key]}
   rows = (tf.data.TFRecordDataset(files, compression_type='GZIP').batch(4096)
@@ -113,7 +125,7 @@ def eval_predictions(model: tf.keras.Model, eval_files, tf_transform_output, fam
                      rows: int = 1000) -> Dict[str, list]:
   """A regression's labels and predictions on the first `rows` eval rows, each once: the
   report's predicted-vs-actual and residual plots."""
-  files = [path for pattern in eval_files for path in tf.io.gfile.glob(pattern)]
+  files = _matching(eval_files)
   spec = tf_transform_output.transformed_feature_spec()
   pairs: Dict[str, list] = {'label': [], 'prediction': []}
   batches = (tf.data.TFRecordDataset(files, compression_type='GZIP').take(rows).batch(256)
@@ -237,7 +249,7 @@ def _callbacks(fn_args, config: Dict, epochs: int):
 def privacy_spent(private: Dict, train_files, steps: int) -> Dict:
   """The (epsilon, delta) DP-SGD spent over `steps` batches of the training split."""
   from models.common import privacy
-  files = [path for pattern in train_files for path in tf.io.gfile.glob(pattern)]
+  files = _matching(train_files)
   rows = int(tf.data.TFRecordDataset(files, compression_type='GZIP').reduce(
       tf.constant(0, tf.int64), lambda count, _: count + 1))
   delta = private.get('delta') or privacy.default_delta(rows)
@@ -270,12 +282,11 @@ def run(fn_args, family: Family, build_body: Callable, default_hparams: Dict,
   evaluation = dataset(fn_args, fn_args.eval_files, tf_transform_output, family, global_batch)
   private = config.get('privacy', {})
   private = {**private, 'batch_size': global_batch} if private.get('enabled') else None
-  label_scale = (label_moments(fn_args.train_files, tf_transform_output, family)
-                 if family.is_regression else (0.0, 1.0))
+  scale = training_label_scale(fn_args.train_files, tf_transform_output, family)
   with strategy.scope():
     model = build_model(family, build_body, tf_transform_output, hparams,
                         learning_rate({**config, **hparams}, steps_per_epoch * epochs),
-                        config.get('clipnorm'), private, label_scale)
+                        config.get('clipnorm'), private, scale)
   history = model.fit(train, epochs=epochs, steps_per_epoch=steps_per_epoch,
                       validation_data=evaluation, validation_steps=fn_args.eval_steps,
                       verbose=0, callbacks=_callbacks(fn_args, config, epochs))
@@ -305,14 +316,13 @@ def tuner_fn(fn_args, family: Family, build_body: Callable, default_hparams: Dic
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
   fixed = {**default_hparams, **config.get('hparams', {})}
 
-  label_scale = (label_moments(fn_args.train_files, tf_transform_output, family)
-                 if family.is_regression else (0.0, 1.0))
+  scale = training_label_scale(fn_args.train_files, tf_transform_output, family)
 
   def build(hp):
     hparams = {**fixed, **search_space(hp)}
     return build_model(family, build_body, tf_transform_output, hparams,
                        hparams.get('learning_rate', config['learning_rate']),
-                       config.get('clipnorm'), label_scale=label_scale)
+                       config.get('clipnorm'), label_scale=scale)
 
   tuner_class = (keras_tuner.BayesianOptimization if config['algorithm'] == 'bayesian'
                  else keras_tuner.RandomSearch)

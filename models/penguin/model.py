@@ -2,7 +2,7 @@
 import tensorflow as tf
 
 from models.common import training
-from models.common.layers import OneHot
+from models.common.layers import OneHot, hidden_layers
 from models.common.family import transformed_name
 from models.penguin.features import CATEGORICAL_FEATURES, FAMILY, NUMERIC_FEATURES
 
@@ -17,11 +17,7 @@ def build_body(inputs, tf_transform_output, hparams):
       for key in CATEGORICAL_FEATURES
   ]
   hidden = tf.keras.layers.concatenate(numeric + one_hot)
-  for units in hparams['hidden_units']:
-    hidden = tf.keras.layers.Dense(units, activation='relu')(hidden)
-    if hparams['dropout']:
-      hidden = tf.keras.layers.Dropout(hparams['dropout'])(hidden)
-  return hidden
+  return hidden_layers(hidden, hparams)
 
 
 def search_space(hp):

@@ -4,7 +4,7 @@ features.py): a vocabulary's size, the quantile buckets or the integer-code buck
 import tensorflow as tf
 
 from models.common import training
-from models.common.layers import OneHot
+from models.common.layers import OneHot, hidden_layers
 from models.tabular.features import (BUCKET_SUFFIX, BUCKETS, CODE_BUCKETS, CODE_SUFFIX,
                                      family_from_spec)
 
@@ -25,11 +25,7 @@ def build_body(inputs, tf_transform_output, hparams):
            else OneHot(_depth(name, tf_transform_output))(tensor)
            for name, tensor in sorted(inputs.items())]
   hidden = tf.keras.layers.concatenate(parts) if len(parts) > 1 else parts[0]
-  for units in hparams['hidden_units']:
-    hidden = tf.keras.layers.Dense(units, activation='relu')(hidden)
-    if hparams['dropout']:
-      hidden = tf.keras.layers.Dropout(hparams['dropout'])(hidden)
-  return hidden
+  return hidden_layers(hidden, hparams)
 
 
 def search_space(hp):

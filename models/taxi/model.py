@@ -2,7 +2,7 @@
 import tensorflow as tf
 
 from models.common import training
-from models.common.layers import OneHot
+from models.common.layers import OneHot, hidden_layers
 from models.common.family import transformed_name
 from models.taxi.features import (BUCKET_COUNT, BUCKET_FEATURES, DENSE_FLOAT_FEATURES, FAMILY,
                                   HASH_BUCKETS, HASHED_FEATURES, RANGED_INTEGERS, VOCAB_FEATURES)
@@ -13,10 +13,7 @@ DEFAULT_HPARAMS = {'hidden_units': [64, 32, 16], 'dropout': 0.0}
 def build_body(inputs, tf_transform_output, hparams):
   deep = tf.keras.layers.concatenate(
       [inputs[transformed_name(key)] for key in DENSE_FLOAT_FEATURES])
-  for units in hparams['hidden_units']:
-    deep = tf.keras.layers.Dense(units, activation='relu')(deep)
-    if hparams['dropout']:
-      deep = tf.keras.layers.Dropout(hparams['dropout'])(deep)
+  deep = hidden_layers(deep, hparams)
   category_sizes = {transformed_name(key): BUCKET_COUNT for key in BUCKET_FEATURES}
   category_sizes.update({transformed_name(key): size for key, size in RANGED_INTEGERS.items()})
   category_sizes.update({
