@@ -18,7 +18,7 @@ from pathlib import Path
 from common import PROJECT_DIR, run_measured
 
 sys.path.insert(0, str(PROJECT_DIR))
-from pipeline import env  # noqa: E402,F401  (before TensorFlow)
+from base import env  # noqa: E402,F401  (before TensorFlow)
 import yaml  # noqa: E402
 
 from components.model_optimizer import table  # noqa: E402

@@ -21,7 +21,7 @@ from pathlib import Path
 from common import PROJECT_DIR, directory_kb, median, run_measured
 
 sys.path.insert(0, str(PROJECT_DIR))
-from pipeline import env  # noqa: E402,F401  (before TensorFlow)
+from base import env  # noqa: E402,F401  (before TensorFlow)
 import logging  # noqa: E402
 
 logging.getLogger('tensorflow').setLevel(logging.ERROR)

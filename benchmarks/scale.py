@@ -103,7 +103,7 @@ def input_pipeline_rows_per_second(root: Path, seconds: float = 10.0) -> float:
   """Reads the transformed training examples as the Trainer does, without a model."""
   code = f'''
 import sys, time
-from pipeline import env
+from base import env
 from pipeline.summary import open_store
 from models.common import worker, training
 from models.taxi.features import FAMILY

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pipeline import env  # noqa: E402,F401  (before TensorFlow)
+from base import env  # noqa: E402,F401  (before TensorFlow)
 import logging  # noqa: E402
 
 logging.getLogger('tensorflow').setLevel(logging.ERROR)

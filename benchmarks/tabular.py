@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-from pipeline import env  # noqa: E402,F401  (before TensorFlow)
+from base import env  # noqa: E402,F401  (before TensorFlow)
 
 import numpy as np  # noqa: E402
 
@@ -81,9 +81,9 @@ def _latest_examples_uri(metadata_path: Path) -> str:
 def _frame(examples_uri: str, split: str, columns, label: str):
   import pandas as pd
   import tensorflow as tf
-  from components.serving_pusher.warmup import iter_examples
+  from components.common.examples import examples_artifact, iter_examples
   records = []
-  for serialized in iter_examples(examples_uri, split):
+  for serialized in iter_examples(examples_artifact(examples_uri), split):
     features = tf.train.Example.FromString(serialized).features.feature
     row = {}
     for name in columns + [label]:

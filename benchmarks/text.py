@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pipeline import env  # noqa: E402,F401  (before TensorFlow)
+from base import env  # noqa: E402,F401  (before TensorFlow)
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402

@@ -5,7 +5,7 @@ Exit codes: 0 blessed and pushed (or unchanged, from the cache); 1 a component f
 5 the model failed the pre-push serving check (not pushed); 6 blessed and pushed to
 serving, but no TFLite variant met its budgets (nothing pushed to mobile).
 """
-from pipeline import env  # noqa: F401  (must precede TensorFlow's import)
+from base import env  # noqa: F401  (must precede TensorFlow's import)
 
 import argparse
 import json
@@ -113,7 +113,7 @@ def _print_run_summary(local_run) -> int:
   print(f'\nPipeline ran in {local_run.seconds:.1f} s; logs: {local_run.log_path}')
   if local_run.error is not None:
     from components.serving_pusher.check import ServingCheckError
-    from components.validation_gate.executor import DataValidationError
+    from components.common.errors import DataValidationError
     print(f'\nFAILED in {local_run.failed_component or "the pipeline"}:\n{local_run.error}')
     if isinstance(local_run.error, ServingCheckError):
       print('The model was not pushed; the served version is unchanged.')

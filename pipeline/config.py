@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Dict, List, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from components.common.names import SAFE_NAME
+from base.names import SAFE_NAME
+from base.settings import (DistillationSection, OptimizationSection, Section, TrainingSection,
+                           TuningSection)
 from models.common.family import MODELS_DIR
 from pipeline import datasets
 
@@ -31,11 +33,7 @@ class ConfigError(ValueError):
   """A config file or flag that cannot be used; the message says which key and how to fix it."""
 
 
-class _Section(BaseModel):
-  model_config = ConfigDict(extra='forbid', validate_assignment=True)
-
-
-class PipelineSection(_Section):
+class PipelineSection(Section):
   name: str = Field(description='Pipeline name: MLMD context and output folder name.')
   root: Path = Field(description='Pipeline root: artifacts, ML Metadata (sqlite) and logs.')
 
@@ -49,7 +47,7 @@ class PipelineSection(_Section):
     return value
 
 
-class DataSection(_Section):
+class DataSection(Section):
   builtin: Optional[Literal[tuple(datasets.BUILTIN)]] = Field(
       None, description='A dataset that ships in an installed package.')
   path: Optional[Path] = Field(None, description='A file or a directory of files.')
@@ -84,7 +82,7 @@ class DataSection(_Section):
     return self
 
 
-class FeatureRoles(_Section):
+class FeatureRoles(Section):
   """What the tabular family does with each column (forge init --data writes these)."""
   numeric: List[str] = Field(default_factory=list,
                              description='Numbers: missing imputed, z-scored, clipped.')
@@ -102,7 +100,7 @@ class FeatureRoles(_Section):
 TABULAR = 'tabular'
 
 
-class ModelSection(_Section):
+class ModelSection(Section):
   family: str = Field(description='Folder under models/.')
   hparams: Dict[str, float | int | str | List[int]] = Field(
       default_factory=dict, description='Model-family hyperparameters (layer sizes, ...).')
@@ -164,80 +162,7 @@ class ModelSection(_Section):
     return value
 
 
-class StrategySection(_Section):
-  kind: Literal['default', 'mirrored', 'multi_worker_mirrored', 'tpu', 'auto'] = Field(
-      'default', description='tf.distribute strategy; auto: mirrored on 2+ GPUs, else default.')
-  devices: List[str] = Field(default_factory=list,
-                             description='mirrored: devices to use (default: all local GPUs).')
-  tpu: Optional[str] = Field(None, description='tpu: TPU name or grpc://host:8470.')
-  logical_cpus: int = Field(
-      0, ge=0, description='Split the CPU into N logical devices (try mirrored without GPUs).')
-
-  @model_validator(mode='after')
-  def _tpu_named(self) -> 'StrategySection':
-    if self.kind == 'tpu' and not self.tpu:
-      raise ValueError('training.strategy.tpu is required with kind tpu '
-                       '(a TPU name or grpc://host:8470)')
-    return self
-
-
-class PrivacySection(_Section):
-  """DP-SGD in the Trainer (tensorflow-privacy); the run reports the (epsilon, delta) spent."""
-  enabled: bool = False
-  noise_multiplier: float = Field(1.1, gt=0, description='Noise std / clipping norm; more '
-                                  'noise spends less epsilon.')
-  l2_norm_clip: float = Field(1.0, gt=0, description='Per-example gradient norm bound.')
-  microbatches: Optional[int] = Field(
-      None, ge=1, description='Gradient clipping groups per batch (default: one per example); '
-      'must divide training.batch_size.')
-  delta: Optional[float] = Field(None, gt=0, lt=1, description='Default 0.1 / training rows.')
-
-
-class TrainingSection(_Section):
-  epochs: int = Field(10, ge=1)
-  train_steps: int = Field(1000, ge=1, description='Total training steps over all epochs.')
-  eval_steps: int = Field(50, ge=1, description='Validation steps after each epoch.')
-  batch_size: int = Field(64, ge=1, description='Per replica; global = this x replicas.')
-  learning_rate: float = Field(0.01, gt=0)
-  lr_schedule: Literal['constant', 'cosine'] = 'constant'
-  warmup_steps: int = Field(0, ge=0, description='Linear warm-up before the schedule.')
-  clipnorm: Optional[float] = Field(None, gt=0, description='Gradient clipping by norm.')
-  early_stopping_patience: Optional[int] = Field(
-      None, ge=1, description='Stop after this many epochs without a better eval loss.')
-  mixed_precision: Literal['none', 'mixed_float16', 'mixed_bfloat16'] = 'none'
-  strategy: StrategySection = Field(default_factory=StrategySection)
-  privacy: PrivacySection = Field(default_factory=PrivacySection)
-
-  @model_validator(mode='after')
-  def _private_batches_split(self) -> 'TrainingSection':
-    microbatches = self.privacy.microbatches
-    if self.privacy.enabled and microbatches and self.batch_size % microbatches:
-      raise ValueError(f'training.privacy.microbatches ({microbatches}) must divide '
-                       f'training.batch_size ({self.batch_size})')
-    if self.privacy.enabled and self.clipnorm:
-      raise ValueError('training.clipnorm and training.privacy both clip gradients; DP-SGD '
-                       'clips per example (privacy.l2_norm_clip): remove clipnorm')
-    return self
-
-  @model_validator(mode='after')
-  def _steps_cover_epochs(self) -> 'TrainingSection':
-    if self.train_steps < self.epochs:
-      raise ValueError(
-          f'training.train_steps ({self.train_steps}) must be at least training.epochs '
-          f'({self.epochs}): every epoch needs one step')
-    return self
-
-
-class TuningSection(_Section):
-  """An optional TFX Tuner stage (KerasTuner) whose best hyperparameters feed the Trainer."""
-  enabled: bool = False
-  algorithm: Literal['random', 'bayesian'] = 'random'
-  trials: int = Field(5, ge=1)
-  train_steps: int = Field(200, ge=1, description='Training steps per trial.')
-  eval_steps: int = Field(20, ge=1)
-
-
-class MetricGate(_Section):
+class MetricGate(Section):
   """min/max_drop for a metric where higher is better, max/max_increase for rmse and mae."""
   min: Optional[float] = Field(None, description='Value threshold on the eval split.')
   max_drop: Optional[float] = Field(
@@ -247,7 +172,7 @@ class MetricGate(_Section):
       None, ge=0, description='Largest allowed increase against the last blessed model.')
 
 
-class GatesSection(_Section):
+class GatesSection(Section):
   metrics: Dict[Literal[GATED_METRICS], MetricGate] = Field(default_factory=dict)
 
   @model_validator(mode='after')
@@ -265,51 +190,7 @@ class GatesSection(_Section):
       'reports metrics for, one slice per value (the report shows them); gates use all rows.')
 
 
-TFLITE_VARIANTS = ('float32', 'dynamic_range', 'float16', 'int8', 'pruned_int8',
-                   'pruned_qat_int8')
-
-
-class DistillationSection(_Section):
-  """A Distiller stage: the Trainer's model teaches a smaller student of the same family,
-  which then goes to the ModelOptimizer (and so to mobile) in the teacher's place; TF
-  Serving keeps the teacher."""
-  enabled: bool = False
-  student_hparams: Dict[str, float | int | str | List[int]] = Field(
-      default_factory=dict, description="The student's model.hparams (missing ones: the "
-      "family's defaults), e.g. smaller layers.")
-  temperature: float = Field(4.0, gt=0, description='Softens the teacher\'s predictions.')
-  alpha: float = Field(0.1, ge=0, le=1, description='Weight of the hard-label loss; the '
-                       'rest goes to matching the teacher.')
-  steps: int = Field(500, ge=1, description='Student training steps.')
-  learning_rate: float = Field(0.003, gt=0)
-
-
-class OptimizationSection(_Section):
-  """The ModelOptimizer stage: pruning, quantization-aware training and TFLite variants,
-  each measured with the LiteRT interpreter; the smallest variant within budget goes to
-  outputs.mobile_dir."""
-  enabled: bool = False
-  variants: List[Literal[TFLITE_VARIANTS]] = Field(
-      default_factory=lambda: list(TFLITE_VARIANTS),
-      description='TFLite variants to build; pruned_* and *qat* also train those models.')
-  target_sparsity: float = Field(0.75, gt=0, lt=1, description='Pruned kernels\' zero fraction.')
-  prune_steps: int = Field(300, ge=10, description='Fine-tuning steps while pruning.')
-  qat_steps: int = Field(200, ge=1, description='Quantization-aware training steps.')
-  learning_rate: float = Field(0.001, gt=0, description='Fine-tuning learning rate.')
-  accuracy_budget: float = Field(
-      1.0, ge=0, description='Largest accuracy drop (points) against the float SavedModel.')
-  rmse_budget: float = Field(
-      0.05, ge=0, description='Regression: largest relative RMSE increase against the float '
-      'SavedModel (0.05: 5%).')
-  size_budget_kb: Optional[float] = Field(None, gt=0, description='Largest .tflite file size.')
-  int8_io: bool = Field(False, description='int8 variants take and return int8 tensors.')
-  calibration_rows: int = Field(200, ge=1, description='Training rows for int8 calibration.')
-  eval_rows: int = Field(2000, ge=1, description='Eval rows each variant is measured on.')
-  latency_runs: int = Field(200, ge=10, description='Batch-1 invocations timed per variant.')
-  threads: int = Field(1, ge=1, description='LiteRT interpreter threads when timing.')
-
-
-class OutputsSection(_Section):
+class OutputsSection(Section):
   serving_dir: Path = Field(description='TF Serving base dir: <serving_dir>/<model>/<version>/.')
   mobile_dir: Optional[Path] = Field(
       None, description='TFLite push dir: <mobile_dir>/<model>/<version>/model.tflite '
@@ -320,7 +201,7 @@ class OutputsSection(_Section):
     return self.mobile_dir or self.serving_dir.parent / 'mobile'
 
 
-class BeamSection(_Section):
+class BeamSection(Section):
   args: List[str] = Field(
       default_factory=lambda: ['--direct_running_mode=in_memory', '--direct_num_workers=1'])
 
@@ -336,7 +217,7 @@ def _remote_uri(key: str, value: str) -> str:
   return value.rstrip('/')
 
 
-class TrainerResources(_Section):
+class TrainerResources(Section):
   cpu: Optional[float] = Field(None, gt=0, description='vCPU limit of the Trainer pod.')
   memory_gb: Optional[float] = Field(None, gt=0, description='Memory limit in GB.')
   gpu: int = Field(0, ge=0, description='Number of accelerators.')
@@ -350,7 +231,7 @@ class TrainerResources(_Section):
     return self
 
 
-class KubeflowSection(_Section):
+class KubeflowSection(Section):
   """Running on Kubeflow Pipelines: what differs from a local run."""
   image: str = Field(description='Pipeline image built from kubeflow/Dockerfile.')
   pipeline_root: str = Field(description='Bucket URI for artifacts, e.g. gs://bucket/tfx/penguin.')
@@ -379,7 +260,7 @@ class KubeflowSection(_Section):
     return value
 
 
-class ForgeConfig(_Section):
+class ForgeConfig(Section):
   pipeline: PipelineSection
   data: DataSection
   model: ModelSection

@@ -28,9 +28,10 @@ from components.leakage_check.component import LeakageCheck
 from components.serving_pusher.component import ServingPusher
 from components.small_batches.component import Evaluator
 from components.validation_gate.component import DataValidationGate
+from base.settings import to_exec_property
 from models.common.family import Family, load_family
 from pipeline import datasets
-from pipeline.config import TFLITE_VARIANTS, ForgeConfig
+from pipeline.config import ForgeConfig
 from pipeline.evaluation import eval_config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -140,19 +141,15 @@ def _mobile_components(config: ForgeConfig, deployment: Deployment, family: Fami
         transform_graph=transform.outputs['transform_graph'],
         transformed_examples=transform.outputs['transformed_examples'],
         family=family.name,
-        settings=json.dumps({**config.distillation.model_dump(exclude={'enabled'}),
-                             **family_settings}, sort_keys=True),
+        settings=to_exec_property(config.distillation, **family_settings),
         batch_size=config.training.batch_size))
-  settings = {**config.optimization.model_dump(exclude={'enabled'}), **family_settings}
-  # Trained-model variants first: a graph TFLite cannot take fails before any fine-tuning.
-  settings['variants'] = sorted(set(settings['variants']), key=TFLITE_VARIANTS.index)
   optimizer = ModelOptimizer(
       model=(distiller[0].outputs['student_model'] if distiller else trainer.outputs['model']),
       transform_graph=transform.outputs['transform_graph'],
       transformed_examples=transform.outputs['transformed_examples'],
       examples=example_gen.outputs['examples'],
       family=family.name,
-      settings=json.dumps(settings, sort_keys=True),
+      settings=to_exec_property(config.optimization, **family_settings),
       batch_size=config.training.batch_size)
   mobile_pusher = MobilePusher(
       tflite_models=optimizer.outputs['tflite_models'],
@@ -219,7 +216,8 @@ def create_pipeline(config: ForgeConfig,
   transform.add_upstream_node(leakage_check)
   training = config.training
   training_config = {
-      **training.model_dump(exclude={'train_steps', 'eval_steps'}),
+      # The steps travel in train_args/eval_args (a Kubeflow run parameter may set them).
+      'training': training.model_dump(mode='json', exclude={'train_steps', 'eval_steps'}),
       'hparams': config.model.hparams,
       # Checkpoints for BackupAndRestore, stable across re-runs of the same inputs.
       'backup_root': f'{deployment.pipeline_root}/Trainer/backups',
@@ -234,7 +232,7 @@ def create_pipeline(config: ForgeConfig,
         schema=schema_gen.outputs['schema'],
         train_args={'num_steps': config.tuning.train_steps},
         eval_args={'num_steps': config.tuning.eval_steps},
-        custom_config={**training_config, **config.tuning.model_dump()})
+        custom_config={**training_config, 'tuning': config.tuning.model_dump(mode='json')})
     tuning_components.append(tuner)
   trainer = Trainer(
       run_fn=family.run_fn,

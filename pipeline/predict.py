@@ -16,9 +16,9 @@ import tensorflow as tf
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from components.common.names import safe_column
-from components.serving_pusher.warmup import raw_columns
-from models.common.signature_names import SERVING_DEFAULT, SERVING_RAW
+from base.names import safe_column
+from components.common.examples import raw_columns
+from base.signature_names import SERVING_DEFAULT, SERVING_RAW
 
 _DTYPES = {schema_pb2.FLOAT: tf.float32, schema_pb2.INT: tf.int64, schema_pb2.BYTES: tf.string}
 

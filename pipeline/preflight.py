@@ -20,7 +20,7 @@ import gzip
 from pathlib import Path
 from typing import IO, Iterator, List, Tuple
 
-from components.common.names import safe_column
+from base.names import safe_column
 
 # csv's default limit (128 KiB) is smaller than some real text cells.
 FIELD_SIZE_LIMIT = 16 * 2**20

@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, TextIO
 
 import absl.logging
 
-from pipeline.env import release_free_memory
+from base.env import release_free_memory
 
 _STARTED = 'Component %s is running.'
 _FINISHED = 'Component %s is finished.'

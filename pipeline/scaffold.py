@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import List
 
-from components.common.names import SAFE_NAME
+from base.names import SAFE_NAME
 from pipeline.config import model_families
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

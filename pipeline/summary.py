@@ -168,8 +168,8 @@ def read_run(store, run: metadata_store_pb2.Context) -> RunSummary:
     if 'drift_measurements' in outputs:
       summary.drift = _drift(outputs['drift_measurements'][0].uri)
     if 'report' in outputs:
-      from components.model_optimizer.executor import REPORT_FILE
-      summary.optimization = _read_json(outputs['report'][0].uri, REPORT_FILE)
+      from components.common.artifacts import OPTIMIZATION_REPORT_FILE
+      summary.optimization = _read_json(outputs['report'][0].uri, OPTIMIZATION_REPORT_FILE)
     if 'model_run' in outputs:
       run_dir = outputs['model_run'][0].uri
       if os.path.isfile(os.path.join(run_dir, HISTORY_FILE)):

@@ -17,7 +17,7 @@ from typing import List, Optional, Tuple
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from components.common.names import SAFE_NAME
+from base.names import SAFE_NAME
 from pipeline import preflight
 from pipeline.table_profile import Profile, ProfileError, profile
 

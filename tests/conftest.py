@@ -1,6 +1,6 @@
 """Shared fixtures. The end-to-end runs are session-scoped: one pipeline run serves many
 assertions, so `make test` stays within minutes on a 2-core machine."""
-from pipeline import env  # noqa: F401  (before TensorFlow)
+from base import env  # noqa: F401  (before TensorFlow)
 
 import csv
 import dataclasses

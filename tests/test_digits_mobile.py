@@ -1,7 +1,7 @@
 """The mobile stage on the digits showcase: pruned and quantized variants measured with the
 LiteRT interpreter, the smallest one within budget pushed with its labels and metadata, and
 nothing pushed when no variant meets its budgets."""
-from pipeline import env  # noqa: F401  (before TensorFlow)
+from base import env  # noqa: F401  (before TensorFlow)
 
 import json
 
@@ -12,7 +12,7 @@ from ai_edge_litert.interpreter import Interpreter
 from sklearn.datasets import load_digits
 
 from components.model_optimizer import compress
-from pipeline.config import TFLITE_VARIANTS
+from base.settings import TFLITE_VARIANTS
 from pipeline.summary import read_latest_run
 
 

@@ -1,7 +1,7 @@
 """Knowledge distillation on the penguin run's Transform output and model: a smaller student
 has fewer parameters and an accuracy figure beside its teacher's; a student the size of its
 teacher lands within 2 points of it."""
-from pipeline import env  # noqa: F401  (before TensorFlow)
+from base import env  # noqa: F401  (before TensorFlow)
 
 import pytest
 import tensorflow as tf

@@ -1,7 +1,7 @@
 """The bounded-memory ExampleGen executors against TFX's own: CSV files with what CSVs hold
 (a column that widens from int to float, empty cells, a quoted field with a comma and a
 line break, a long integer read as text), and TFRecord files (one gzipped, one not)."""
-from pipeline import env  # noqa: F401  (before TensorFlow)
+from base import env  # noqa: F401  (before TensorFlow)
 
 import glob
 import os

@@ -135,9 +135,8 @@ def test_model_trains_and_outputs_probabilities(family_name, penguin_transformed
       'penguin': (penguin_features, penguin_model, penguin_transformed),
       'taxi': (taxi_features, taxi_model, taxi_transformed),
   }[family_name]
-  family = features_module.FAMILY
-  model = training.build_model(family, model_module.build_body, output,
-                               model_module.DEFAULT_HPARAMS, 0.05)
+  family = features_module.FAMILY.with_body(model_module.BODY)
+  model = training.build_model(family, output, family.hparams(), 0.05)
   features, labels = _batch(rows, output, family.transformed_label_key)
   probabilities = model(features).numpy()
   if family.is_binary:

@@ -7,7 +7,7 @@ from tests.conftest import PROJECT_DIR, write_config
 
 
 def _copy(tmp_path):
-  for package in ('components', 'models', 'pipeline'):
+  for package in ('base', 'components', 'models', 'pipeline'):
     shutil.copytree(PROJECT_DIR / package, tmp_path / package,
                     ignore=shutil.ignore_patterns('__pycache__'))
   return tmp_path
@@ -31,7 +31,7 @@ def test_the_walk_follows_project_imports_only():
   files = {str(p.relative_to(PROJECT_DIR)) for p in
            project_modules('components.mobile_pusher.executor')}
   assert {'components/mobile_pusher/executor.py', 'components/common/staging.py',
-          'components/model_optimizer/measure.py'} <= files
+          'components/common/tflite_measure.py'} <= files
   assert all(name.startswith(('components/', 'models/', 'pipeline/')) for name in files)
 
 

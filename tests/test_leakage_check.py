@@ -1,6 +1,6 @@
 """Train/eval leakage: eval rows that repeat training rows (same features) are counted, and
 above data.max_leakage the run stops before training."""
-from pipeline import env  # noqa: F401  (before TensorFlow)
+from base import env  # noqa: F401  (before TensorFlow)
 
 import csv
 import json
@@ -8,6 +8,7 @@ import json
 import pytest
 import tensorflow as tf
 
+from components.common.examples import examples_artifact
 from components.leakage_check import executor
 from pipeline import datasets
 from tests.conftest import forge_run, write_config
@@ -35,14 +36,14 @@ def test_eval_rows_repeating_training_features_are_counted_and_stop_the_run(tmp_
   _splits(tmp_path / 'examples', train, evaluation)
   (tmp_path / 'report').mkdir()
   with pytest.raises(executor.LeakageError) as stopped:
-    executor.check(str(tmp_path / 'examples'), 'y', 0.25, 'data/rows.csv',
+    executor.check(examples_artifact(str(tmp_path / 'examples')), 'y', 0.25, 'data/rows.csv',
                    str(tmp_path / 'report'))
   message = str(stopped.value)
   assert 'data/rows.csv' in message and '2 of 4 eval rows (50.00%)' in message
   assert 'data.max_leakage = 25.00%' in message
   report = json.loads((tmp_path / 'report' / executor.REPORT_FILE).read_text())
   assert report == {'train_rows': 3, 'eval_rows': 4, 'eval_rows_in_train': 2, 'fraction': 0.5}
-  assert executor.check(str(tmp_path / 'examples'), 'y', 0.5, 'data/rows.csv',
+  assert executor.check(examples_artifact(str(tmp_path / 'examples')), 'y', 0.5, 'data/rows.csv',
                         str(tmp_path / 'report'))['fraction'] == 0.5
 
 

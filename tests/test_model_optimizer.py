@@ -1,10 +1,11 @@
 """ModelOptimizer's parts that need no pipeline run: the budget gate, and the refusal of a
 graph that needs TensorFlow ops TFLite lacks."""
-from pipeline import env  # noqa: F401  (before TensorFlow)
+from base import env  # noqa: F401  (before TensorFlow)
 
 import pytest
 import tensorflow as tf
 
+from base.settings import OptimizationSection
 from components.model_optimizer import convert, table
 from components.model_optimizer.executor import _select
 
@@ -18,7 +19,7 @@ def test_smallest_download_within_budget_is_selected():
   variants = {'float32': _row(600, 550, 0.98), 'int8': _row(150, 120, 0.975),
               'pruned_int8': _row(150, 60, 0.95)}
   selected = _select(variants, {'accuracy': 0.98},
-                     {'accuracy_budget': 1.0, 'size_budget_kb': None})
+                     OptimizationSection(accuracy_budget=1.0))
   assert selected == 'int8'  # pruned_int8 is smaller but lost 3 points
   assert variants['pruned_int8']['missed'] == [
       'accuracy drop 3.00 points > budget 1.00 (optimization.accuracy_budget)']
@@ -28,7 +29,7 @@ def test_smallest_download_within_budget_is_selected():
 def test_no_variant_within_budget_names_each_missed_budget():
   variants = {'float32': _row(600, 550, 0.98), 'int8': _row(150, 120, 0.97)}
   assert _select(variants, {'accuracy': 0.98},
-                 {'accuracy_budget': 0.5, 'size_budget_kb': 100}) is None
+                 OptimizationSection(accuracy_budget=0.5, size_budget_kb=100)) is None
   assert variants['float32']['missed'] == [
       'size 600.0 KB > budget 100.0 KB (optimization.size_budget_kb)']
   assert len(variants['int8']['missed']) == 2
@@ -41,7 +42,7 @@ def test_a_regression_variant_is_judged_by_its_relative_rmse_increase():
               'int8': {**_row(33, 10, 0.0), 'rmse': 58.3},
               'pruned_int8': {**_row(33, 9, 0.0), 'rmse': 61.0}}
   selected = _select(variants, {'rmse': 57.0, 'mae': 45.0},
-                     {'rmse_budget': 0.05, 'accuracy_budget': 1.0, 'size_budget_kb': None})
+                     OptimizationSection(rmse_budget=0.05))
   assert selected == 'int8'  # pruned_int8 is smaller but 7% worse
   assert variants['pruned_int8']['missed'] == [
       'RMSE +7.02% > budget +5.00% (optimization.rmse_budget)']

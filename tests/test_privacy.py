@@ -1,15 +1,15 @@
 """Differentially private training: DP-SGD trains a real model, and the epsilon reported by
 the library's accountant is finite and falls as the noise grows."""
-from pipeline import env  # noqa: F401  (before TensorFlow)
+from base import env  # noqa: F401  (before TensorFlow)
 
 import math
 
 import pytest
 import tensorflow_transform as tft
 
+from base.settings import PrivacySection
 from models.common import privacy, training
 from models.common.family import load_family
-from models.penguin import model as penguin_model
 from pipeline.config import ConfigError, load_config
 from pipeline.summary import read_latest_run
 from tests.conftest import write_config
@@ -26,11 +26,10 @@ def test_epsilon_is_finite_and_falls_as_noise_grows():
 def test_dp_sgd_trains_the_penguin_model_and_reports_what_it_spent(penguin_runs):
   outputs = read_latest_run(penguin_runs[0].config.metadata_path).outputs
   tft_output = tft.TFTransformOutput(outputs['Transform']['transform_graph'][0])
-  family = load_family('penguin')
-  settings = {'enabled': True, 'noise_multiplier': 1.1, 'l2_norm_clip': 1.0,
-              'batch_size': 32}
-  model = training.build_model(family, penguin_model.build_body, tft_output,
-                               penguin_model.DEFAULT_HPARAMS, 0.01, private=settings)
+  family = load_family('penguin', with_body=True)
+  private = training.Private(
+      PrivacySection(enabled=True, noise_multiplier=1.1, l2_norm_clip=1.0), batch_size=32)
+  model = training.build_model(family, tft_output, family.hparams(), 0.01, private=private)
   from tensorflow_privacy.privacy.optimizers.dp_optimizer_keras import GenericDPAdamOptimizer
   assert isinstance(model.optimizer, GenericDPAdamOptimizer)  # DP-SGD: clipped, noised
   assert model.optimizer._num_microbatches == 32  # one per example by default
@@ -38,7 +37,7 @@ def test_dp_sgd_trains_the_penguin_model_and_reports_what_it_spent(penguin_runs)
   train = training.transformed_split(examples, 'train', tft_output, family, 32, repeat=True)
   history = model.fit(train, steps_per_epoch=100, epochs=1, verbose=0).history
   assert math.isfinite(history['loss'][-1]) and history['accuracy'][-1] > 0.5
-  spent = training.privacy_spent(settings, [f'{examples}/Split-train/*'], steps=100)
+  spent = training.privacy_spent(private, [f'{examples}/Split-train/*'], steps=100)
   assert spent['training_rows'] > 200 and math.isfinite(spent['epsilon'])
   assert spent['delta'] == pytest.approx(0.1 / spent['training_rows'])
 

@@ -1,6 +1,6 @@
 """A run killed mid-way resumes from the cache and checkpoints without leaving half-written
 results behind, and a worse model is never pushed."""
-from pipeline import env  # noqa: F401  (before TensorFlow)
+from base import env  # noqa: F401  (before TensorFlow)
 
 import csv
 import os

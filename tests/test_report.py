@@ -1,6 +1,6 @@
 """The run report, `forge runs`, `forge lineage`, `forge tensorboard` and `forge init`,
 checked against the end-to-end runs' real numbers."""
-from pipeline import env  # noqa: F401  (before TensorFlow)
+from base import env  # noqa: F401  (before TensorFlow)
 
 import html.parser
 import os
@@ -193,7 +193,7 @@ def test_forge_init_copies_a_family_that_builds_a_pipeline(tmp_path):
   """In a copy of the project: a code family is a package under models/, so forge init
   --from writes there, and the source tree stays as it is."""
   copy = tmp_path / 'project'
-  for folder in ('pipeline', 'components', 'models', 'kubeflow', 'configs', 'schemas'):
+  for folder in ('base', 'pipeline', 'components', 'models', 'kubeflow', 'configs', 'schemas'):
     shutil.copytree(PROJECT_DIR / folder, copy / folder,
                     ignore=shutil.ignore_patterns('__pycache__'))
   name = 'init_check'

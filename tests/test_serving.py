@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from components.common.examples import examples_artifact, raw_columns
 from components.common.saved_model import signature_inputs
 from components.serving_pusher import check, executor, model_config, warmup
 from models.common.family import load_family
@@ -24,7 +25,7 @@ def _eval_examples(run, count=32):
   examples_uri = max((a for a in store.get_artifacts_by_type('Examples')
                       if a.uri.split('/')[-2] == 'examples'), key=lambda a: a.id).uri
   family = load_family(run.config.model.family)
-  return warmup.eval_examples(examples_uri, family.label_key, count)
+  return warmup.eval_examples(examples_artifact(examples_uri), family.label_key, count)
 
 
 @pytest.fixture(scope='module', params=['penguin', 'taxi', 'digits', 'text'])
@@ -41,7 +42,7 @@ def test_both_serving_signatures_agree_on_eval_rows(pushed):
   examples = _eval_examples(run)
   by_example = loaded.signatures['serving_default'](examples=tf.constant(examples))
   raw = loaded.signatures['serving_raw']
-  columns = warmup.raw_columns(examples, raw.structured_input_signature[1])
+  columns = raw_columns(examples, raw.structured_input_signature[1])
   by_feature = raw(**{name: tf.constant(values) for name, values in columns.items()})
   np.testing.assert_allclose(by_example['probabilities'].numpy(),
                              by_feature['probabilities'].numpy(), atol=1e-5)
@@ -64,7 +65,7 @@ def test_rest_json_row_round_trips_through_the_raw_signature(pushed):
   raw = loaded.signatures['serving_raw']
   specs = raw.structured_input_signature[1]
   example = _eval_examples(run, 1)
-  columns = warmup.raw_columns(example, specs)
+  columns = raw_columns(example, specs)
   body = json.dumps({'signature_name': 'serving_raw', 'instances': [
       {name: (values[0].decode() if isinstance(values[0], bytes) else values[0].tolist())
        for name, values in columns.items()}]})

@@ -2,7 +2,7 @@
 the batch; see components/small_batches/executor.py). This guards the
 tfx_bsl setting the cap relies on: if an upgrade renames it, the cap must not silently stop
 applying."""
-from pipeline import env  # noqa: F401  (before TensorFlow)
+from base import env  # noqa: F401  (before TensorFlow)
 
 from tfx_bsl.coders import batch_util
 

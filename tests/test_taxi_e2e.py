@@ -1,5 +1,5 @@
 """TFX's reference workload through our pipeline; TFX's own example reaches 0.798 accuracy."""
-from pipeline.config import TFLITE_VARIANTS
+from base.settings import TFLITE_VARIANTS
 from pipeline.summary import read_latest_run
 
 

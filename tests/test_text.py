@@ -1,6 +1,6 @@
 """The text family: a Transformer encoder trained on the IMDB sample end to end, served from
 raw strings. (tests/test_serving.py also runs its serving checks on this model.)"""
-from pipeline import env  # noqa: F401  (before TensorFlow)
+from base import env  # noqa: F401  (before TensorFlow)
 
 import numpy as np
 import tensorflow as tf

@@ -1,6 +1,6 @@
 """A pretrained encoder through TF Hub: a SavedModel built here (no download) loads with
 tensorflow_hub from its path into the text family's body, and fine-tunes or stays frozen."""
-from pipeline import env  # noqa: F401  (before TensorFlow)
+from base import env  # noqa: F401  (before TensorFlow)
 
 import numpy as np
 import pytest

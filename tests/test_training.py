@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from base.settings import StrategySection
 from models.common import strategy
 from pipeline.summary import open_store
 from tests.conftest import PROJECT_DIR
@@ -91,7 +92,7 @@ def test_unreachable_tpu_fails_fast_naming_the_address():
   port = _free_ports(1)[0]  # nothing listens there
   started = time.monotonic()
   with pytest.raises(strategy.StrategyError, match=f'grpc://127.0.0.1:{port}'):
-    strategy.build({'kind': 'tpu', 'tpu': f'grpc://127.0.0.1:{port}'})
+    strategy.build(StrategySection(kind='tpu', tpu=f'grpc://127.0.0.1:{port}'))
   assert time.monotonic() - started < 30
 
 

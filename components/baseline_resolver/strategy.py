@@ -15,7 +15,7 @@ from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
 from tfx.utils import path_utils
 
 from components.common.saved_model import signature_io
-from models.common.signature_names import SERVING_RAW
+from base.signature_names import SERVING_RAW
 
 progress = logging.getLogger('forge.progress')
 

@@ -16,7 +16,7 @@ from typing import Tuple
 import tensorflow as tf
 from tfx import types
 
-from components.common.names import SAFE_NAME
+from base.names import SAFE_NAME
 
 STAGING_PREFIX = '.partial-'
 

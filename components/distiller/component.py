@@ -7,7 +7,7 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec
 
 from components.common.fingerprint import code_fingerprint
 from components.distiller import executor
-from components.model_optimizer.component import FINE_TUNING_INPUTS, FINE_TUNING_PARAMETERS
+from components.common.artifacts import FINE_TUNING_INPUTS, FINE_TUNING_PARAMETERS
 
 
 class DistillationReport(types.Artifact):

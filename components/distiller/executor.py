@@ -4,7 +4,6 @@ parameters, SavedModel size and eval accuracy. The student is saved with every s
 signature, so the ModelOptimizer takes it like any trained model."""
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -17,6 +16,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
+from base.settings import DistillationSection, from_exec_property
 from components.distiller.distill import Distillation
 from models.common import training
 from models.common.family import Family, load_family
@@ -36,26 +36,24 @@ def _accuracy(model: tf.keras.Model, evaluation, family: Family) -> float:
 
 
 def distill(teacher_dir: str, tft_output, transformed_uri: str, family: Family,
-            settings: Dict[str, Any], batch_size: int):
+            settings: DistillationSection, batch_size: int):
   """Returns the trained student and the report's figures (without the student's size)."""
   teacher = tf.keras.models.load_model(teacher_dir)
-  family_model = importlib.import_module(f'models.{family.name}.model')
-  hparams = {**family_model.DEFAULT_HPARAMS, **settings['student_hparams']}
-  student = training.build_model(family, family_model.build_body, tft_output, hparams,
-                                 settings['learning_rate'])
+  hparams = family.hparams(settings.student_hparams)
+  student = training.build_model(family, tft_output, hparams, settings.learning_rate)
   train = training.transformed_split(transformed_uri, 'train', tft_output, family, batch_size,
                                      repeat=True)
   progress.info('  Distiller trains the student %s (%d steps, temperature %g)',
-                json.dumps(hparams), settings['steps'], settings['temperature'])
-  distillation = Distillation(student, teacher, settings['temperature'], settings['alpha'],
+                json.dumps(hparams), settings.steps, settings.temperature)
+  distillation = Distillation(student, teacher, settings.temperature, settings.alpha,
                               family.is_binary)
-  distillation.compile(optimizer=tf.keras.optimizers.Adam(settings['learning_rate']))
-  distillation.fit(train, steps_per_epoch=settings['steps'], epochs=1, verbose=0)
+  distillation.compile(optimizer=tf.keras.optimizers.Adam(settings.learning_rate))
+  distillation.fit(train, steps_per_epoch=settings.steps, epochs=1, verbose=0)
   evaluation = training.transformed_split(transformed_uri, 'eval', tft_output, family,
                                           batch_size, repeat=False)
   report = {
-      'temperature': settings['temperature'], 'alpha': settings['alpha'],
-      'steps': settings['steps'], 'student_hparams': hparams,
+      'temperature': settings.temperature, 'alpha': settings.alpha,
+      'steps': settings.steps, 'student_hparams': hparams,
       'teacher': {'parameters': teacher.count_params(),
                   'saved_model_bytes': _saved_model_bytes(teacher_dir),
                   'accuracy': _accuracy(teacher, evaluation, family)},
@@ -70,8 +68,8 @@ class Executor(base_executor.BaseExecutor):
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
     single = artifact_utils.get_single_instance
-    settings = json.loads(exec_properties['settings'])
-    family = load_family(exec_properties['family'], settings.get('family_spec'))
+    settings, beside = from_exec_property(exec_properties['settings'], DistillationSection)
+    family = load_family(exec_properties['family'], beside.get('family_spec'), with_body=True)
     tft_output = tft.TFTransformOutput(single(input_dict['transform_graph']).uri)
     student, report = distill(
         path_utils.serving_model_path(single(input_dict['model']).uri), tft_output,

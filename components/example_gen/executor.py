@@ -46,7 +46,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 from tfx_bsl.coders import csv_decoder
 
-from components.common.names import safe_column
+from base.names import safe_column
 
 # Input per temporary shard: what the second pass holds in memory at once (as Python
 # objects, about three times this).

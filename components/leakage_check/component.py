@@ -24,4 +24,4 @@ def LeakageCheck(  # pylint: disable=invalid-name
   """Raises LeakageError, stopping the run, above `max_fraction` of eval rows.
   `code_fingerprint` (common/fingerprint.py) keys the cache by this component's source."""
   del code_fingerprint  # only a cache key
-  executor.check(examples.uri, label_key, max_fraction, data_location, leakage.uri)
+  executor.check(examples, label_key, max_fraction, data_location, leakage.uri)

@@ -15,9 +15,10 @@ import os
 from typing import Dict, List
 
 import tensorflow as tf
+from tfx import types
 
-from components.serving_pusher.warmup import iter_examples, without_label
-from components.validation_gate.executor import DataValidationError
+from components.common.examples import iter_examples, without_label
+from components.common.errors import DataValidationError
 
 REPORT_FILE = 'leakage.json'
 
@@ -26,23 +27,23 @@ class LeakageError(DataValidationError):
   """Too many eval rows also appear in the training split."""
 
 
-def _digests(examples_uri: str, split: str, label_key: str) -> List[bytes]:
+def _digests(examples: types.Artifact, split: str, label_key: str) -> List[bytes]:
   return [hashlib.blake2b(without_label(record, label_key), digest_size=16).digest()
-          for record in iter_examples(examples_uri, split)]
+          for record in iter_examples(examples, split)]
 
 
-def count(examples_uri: str, label_key: str) -> Dict[str, float]:
-  train = set(_digests(examples_uri, 'train', label_key))
-  evaluation = _digests(examples_uri, 'eval', label_key)
+def count(examples: types.Artifact, label_key: str) -> Dict[str, float]:
+  train = set(_digests(examples, 'train', label_key))
+  evaluation = _digests(examples, 'eval', label_key)
   shared = sum(digest in train for digest in evaluation)
   return {'train_rows': len(train), 'eval_rows': len(evaluation), 'eval_rows_in_train': shared,
           'fraction': shared / len(evaluation) if evaluation else 0.0}
 
 
-def check(examples_uri: str, label_key: str, max_fraction: float, data_location: str,
+def check(examples: types.Artifact, label_key: str, max_fraction: float, data_location: str,
           report_uri: str) -> Dict[str, float]:
   """Writes the counts to the report; raises LeakageError above `max_fraction`."""
-  counts = count(examples_uri, label_key)
+  counts = count(examples, label_key)
   with tf.io.gfile.GFile(os.path.join(report_uri, REPORT_FILE), 'w') as out:
     json.dump(counts, out)
   if counts['fraction'] > max_fraction:

@@ -7,7 +7,7 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionP
 
 from components.common.fingerprint import code_fingerprint
 from components.mobile_pusher import executor
-from components.model_optimizer.component import OptimizationReport, TFLiteModels
+from components.common.artifacts import OptimizationReport, TFLiteModels
 
 
 class PushedMobileModel(types.Artifact):

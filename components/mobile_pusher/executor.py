@@ -18,8 +18,8 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components.model_optimizer import measure
-from components.model_optimizer.executor import REPORT_FILE
+from components.common import tflite_measure
+from components.common.artifacts import OPTIMIZATION_REPORT_FILE
 from components.common.staging import (is_blessed, model_dir_in, publish, remove_dir,
                                        staging_dir)
 
@@ -27,13 +27,13 @@ MODEL_FILE = 'model.tflite'
 
 
 def _metadata(report: Dict[str, Any], variant: str, model: bytes) -> Dict[str, Any]:
-  signature_runner = measure.runner(model, threads=1)
+  signature_runner = tflite_measure.runner(model, threads=1)
   describe = lambda details: {'dtype': details['dtype'].__name__,
                               'shape': [int(d) for d in details['shape_signature']],
                               'quantization': [float(q) for q in details['quantization']]}
   return {
       'variant': variant,
-      'signature': measure.MOBILE,
+      'signature': tflite_measure.MOBILE,
       'inputs': {name: describe(d) for name, d in signature_runner.get_input_details().items()},
       'outputs': {name: describe(d) for name, d in signature_runner.get_output_details().items()},
       'task': report.get('task', 'classification'),
@@ -75,7 +75,7 @@ class Executor(base_executor.BaseExecutor):
     pushed.set_int_custom_property('pushed', 0)
     if not is_blessed(single(input_dict['model_blessing'])):
       return
-    with tf.io.gfile.GFile(posixpath.join(single(input_dict['report']).uri, REPORT_FILE)) as f:
+    with tf.io.gfile.GFile(posixpath.join(single(input_dict['report']).uri, OPTIMIZATION_REPORT_FILE)) as f:
       report = json.load(f)
     variant = report['selected']
     if not variant:

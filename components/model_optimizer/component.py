@@ -3,35 +3,12 @@ TFLite variants and their measurements out, all as ML Metadata artifacts."""
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
-from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from tfx.types.component_spec import ChannelParameter, ComponentSpec
 
+from components.common.artifacts import (FINE_TUNING_INPUTS, FINE_TUNING_PARAMETERS,
+                                         OptimizationReport, TFLiteModels)
 from components.common.fingerprint import code_fingerprint
 from components.model_optimizer import executor
-
-
-class TFLiteModels(types.Artifact):
-  """A folder of `<variant>.tflite` files."""
-  TYPE_NAME = 'forge.TFLiteModels'  # KFP v2 wants <namespace>.<Name>
-
-
-class OptimizationReport(types.Artifact):
-  """`report.json`: one row of measurements per TFLite variant, and the one chosen."""
-  TYPE_NAME = 'forge.OptimizationReport'
-
-
-# What a component that trains further from the Trainer's model takes (the Distiller too).
-FINE_TUNING_PARAMETERS = {
-    'family': ExecutionParameter(type=str),
-    'settings': ExecutionParameter(type=str),  # JSON of the component's config section
-    'batch_size': ExecutionParameter(type=int),
-    # The executor's source: an edited executor re-runs (see common/fingerprint.py).
-    'executor_fingerprint': ExecutionParameter(type=str),
-}
-FINE_TUNING_INPUTS = {
-    'model': ChannelParameter(type=standard_artifacts.Model),
-    'transform_graph': ChannelParameter(type=standard_artifacts.TransformGraph),
-    'transformed_examples': ChannelParameter(type=standard_artifacts.Examples),
-}
 
 
 class ModelOptimizerSpec(ComponentSpec):

@@ -14,14 +14,7 @@ from typing import Callable, Dict, Iterable, List
 import numpy as np
 import tensorflow as tf
 
-from models.common.signature_names import MOBILE
-
-# Variant -> which model it comes from.
-SOURCE = {
-    'float32': 'trained', 'dynamic_range': 'trained', 'float16': 'trained', 'int8': 'trained',
-    'pruned_int8': 'pruned', 'pruned_qat_int8': 'qat',
-}
-
+from base.signature_names import MOBILE
 
 class NeedsTensorFlowOps(ValueError):
   """The graph uses TensorFlow ops that TFLite's builtin op set lacks."""

@@ -28,12 +28,15 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from components.model_optimizer import compress, convert, measure
-from components.serving_pusher.warmup import raw_columns, read_examples
-from models.common import signature_names, training
+from base import signature_names
+from base.settings import TFLITE_SOURCES, OptimizationSection, from_exec_property
+from components.common import tflite_measure
+from components.common.artifacts import OPTIMIZATION_REPORT_FILE
+from components.common.examples import raw_columns, read_examples
+from components.model_optimizer import compress, convert
+from models.common import training
 from models.common.family import Family, load_family
 
-REPORT_FILE = 'report.json'
 progress = logging.getLogger('forge.progress')
 
 
@@ -42,8 +45,8 @@ class _EvalRows:
   regression's values) and the float SavedModel's outputs; rows whose label is not a known
   class are dropped."""
 
-  def __init__(self, trained, examples_uri: str, family: Family, count: int):
-    rows = read_examples(examples_uri, 'eval', count)
+  def __init__(self, trained, examples: types.Artifact, family: Family, count: int):
+    rows = read_examples(examples, 'eval', count)
     transformed = trained.signatures[signature_names.TRANSFORM_FEATURES](examples=tf.constant(rows))
     labels = transformed[family.transformed_label_key].numpy().reshape(-1)
     known = np.isfinite(labels) if family.is_regression else labels >= 0
@@ -60,9 +63,9 @@ class _EvalRows:
     return values.numpy()
 
 
-def _calibration_rows(examples_uri: str, input_specs, count: int):
+def _calibration_rows(examples: types.Artifact, input_specs, count: int):
   """Training rows, one at a time, for int8 calibration (the converter calls this)."""
-  columns = raw_columns(read_examples(examples_uri, 'train', count), input_specs)
+  columns = raw_columns(read_examples(examples, 'train', count), input_specs)
 
   def rows():
     for index in range(len(next(iter(columns.values())))):
@@ -72,29 +75,29 @@ def _calibration_rows(examples_uri: str, input_specs, count: int):
 
 
 def _quality_budget(row: Dict[str, Any], reference: Dict[str, float],
-                    settings: Dict[str, Any]) -> List[str]:
+                    settings: OptimizationSection) -> List[str]:
   """Records the variant's loss of quality against the float SavedModel; returns the
   budget it missed, if any: accuracy points, or a regression's relative RMSE increase."""
   if 'rmse' in reference:
     row['rmse_increase'] = row['rmse'] / reference['rmse'] - 1 if reference['rmse'] else 0.0
-    if row['rmse_increase'] > settings['rmse_budget'] + 1e-9:
-      return [f'RMSE {row["rmse_increase"]:+.2%} > budget +{settings["rmse_budget"]:.2%} '
+    if row['rmse_increase'] > settings.rmse_budget + 1e-9:
+      return [f'RMSE {row["rmse_increase"]:+.2%} > budget +{settings.rmse_budget:.2%} '
               '(optimization.rmse_budget)']
     return []
   row['accuracy_drop_points'] = (reference['accuracy'] - row['accuracy']) * 100
-  if row['accuracy_drop_points'] > settings['accuracy_budget'] + 1e-9:
+  if row['accuracy_drop_points'] > settings.accuracy_budget + 1e-9:
     return [f'accuracy drop {row["accuracy_drop_points"]:.2f} points > budget '
-            f'{settings["accuracy_budget"]:.2f} (optimization.accuracy_budget)']
+            f'{settings.accuracy_budget:.2f} (optimization.accuracy_budget)']
   return []
 
 
 def _select(table: Dict[str, Dict[str, Any]], reference: Dict[str, float],
-            settings: Dict[str, Any]) -> str | None:
+            settings: OptimizationSection) -> str | None:
   """Marks each measured variant eligible or not, with the budgets it missed; returns the
   eligible one with the smallest gzipped size."""
   for row in table.values():
     missed = _quality_budget(row, reference, settings)
-    size_budget = settings.get('size_budget_kb')
+    size_budget = settings.size_budget_kb
     if size_budget and row['size_bytes'] / 1024 > size_budget:
       missed.append(f'size {row["size_bytes"] / 1024:.1f} KB > budget {size_budget:.1f} KB '
                     '(optimization.size_budget_kb)')
@@ -111,25 +114,25 @@ class Executor(base_executor.BaseExecutor):
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
-    settings = json.loads(exec_properties['settings'])
-    family = load_family(exec_properties['family'], settings.get('family_spec'))
+    settings, beside = from_exec_property(exec_properties['settings'], OptimizationSection)
+    family = load_family(exec_properties['family'], beside.get('family_spec'))
     single = artifact_utils.get_single_instance
     model_dir = path_utils.serving_model_path(single(input_dict['model']).uri)
     tft_output = tft.TFTransformOutput(single(input_dict['transform_graph']).uri)
-    examples_uri = single(input_dict['examples']).uri
+    examples = single(input_dict['examples'])
     trained = tf.saved_model.load(model_dir)
-    evaluation = _EvalRows(trained, examples_uri, family, settings['eval_rows'])
-    calibration = _calibration_rows(examples_uri, evaluation.input_specs,
-                                    settings['calibration_rows'])
+    evaluation = _EvalRows(trained, examples, family, settings.eval_rows)
+    calibration = _calibration_rows(examples, evaluation.input_specs,
+                                    settings.calibration_rows)
     report: Dict[str, Any] = {
         'family': family.name, 'eval_rows': int(len(evaluation.labels)),
         'class_names': list(family.class_names),
         'task': family.task,
-        'savedmodel': measure.quality(evaluation.reference, evaluation.labels,
-                                      family.is_regression),
-        'budgets': {'accuracy_points': settings['accuracy_budget'],
-                    'rmse_increase': settings['rmse_budget'],
-                    'size_kb': settings.get('size_budget_kb')},
+        'savedmodel': tflite_measure.quality(evaluation.reference, evaluation.labels,
+                                             family.is_regression),
+        'budgets': {'accuracy_points': settings.accuracy_budget,
+                    'rmse_increase': settings.rmse_budget,
+                    'size_kb': settings.size_budget_kb},
         'inputs': {name: {'dtype': spec.dtype.name, 'shape': [-1] + spec.shape.as_list()[1:]}
                    for name, spec in sorted(evaluation.input_specs.items())},
         'variants': {}, 'not_built': {}, 'sparsity': {},
@@ -147,13 +150,13 @@ class Executor(base_executor.BaseExecutor):
       progress.info('  ModelOptimizer measures %s with the LiteRT interpreter', variant)
       with tf.io.gfile.GFile(os.path.join(tflite_dir, f'{variant}.tflite'), 'wb') as out:
         out.write(model)
-      source = convert.SOURCE[variant]
-      report['variants'][variant] = {'source': source, **measure.measure(
+      source = TFLITE_SOURCES[variant]
+      report['variants'][variant] = {'source': source, **tflite_measure.measure(
           model, evaluation.columns, evaluation.labels, references[source],
-          settings['latency_runs'], settings['threads'], family.is_regression)}
+          settings.latency_runs, settings.threads, family.is_regression)}
     report['selected'] = _select(report['variants'], report['savedmodel'], settings)
     report_artifact = single(output_dict['report'])
-    with tf.io.gfile.GFile(os.path.join(report_artifact.uri, REPORT_FILE), 'w') as out:
+    with tf.io.gfile.GFile(os.path.join(report_artifact.uri, OPTIMIZATION_REPORT_FILE), 'w') as out:
       json.dump(report, out, indent=1)
     report_artifact.set_string_custom_property('selected_variant', report['selected'] or '')
 
@@ -165,19 +168,19 @@ class Executor(base_executor.BaseExecutor):
     sources = {'trained': model_dir}
     models: Dict[str, bytes] = {}
     try:
-      for variant in settings['variants']:
-        source = convert.SOURCE[variant]
+      for variant in settings.variants:
+        source = TFLITE_SOURCES[variant]
         if source not in sources:
           sources.update(self._compress(model_dir, input_dict, output_dict, settings, family,
                                         tft_output, batch_size, report))
         progress.info('  ModelOptimizer converts %s', variant)
         try:
           models[variant] = convert.convert(sources[source], variant, calibration,
-                                            settings['int8_io'] and variant.endswith('int8'))
+                                            settings.int8_io and variant.endswith('int8'))
         except convert.ConversionFailed as err:
           report['not_built'][variant] = str(err)
     except convert.NeedsTensorFlowOps as err:  # raised by the first conversion
-      report['not_built'] = {variant: str(err) for variant in settings['variants']}
+      report['not_built'] = {variant: str(err) for variant in settings.variants}
       report['tensorflow_ops_needed'] = err.ops
     return models, sources
 
@@ -190,17 +193,17 @@ class Executor(base_executor.BaseExecutor):
     train = training.transformed_split(single(input_dict['transformed_examples']).uri,
                                       'train', tft_output, family, batch_size, repeat=True)
     progress.info('  ModelOptimizer prunes to %.0f%% sparsity (%d steps)',
-                  settings['target_sparsity'] * 100, settings['prune_steps'])
-    pruned = compress.prune(trained, family, train, settings['prune_steps'],
-                            settings['target_sparsity'], settings['learning_rate'])
+                  settings.target_sparsity * 100, settings.prune_steps)
+    pruned = compress.prune(trained, family, train, settings.prune_steps,
+                            settings.target_sparsity, settings.learning_rate)
     report['sparsity'] = compress.kernel_sparsity(pruned)
     sources = {'pruned': training.save_for_serving(
         pruned, single(output_dict['pruned_model']).uri, tft_output, family)}
-    if 'pruned_qat_int8' in settings['variants']:
+    if 'pruned_qat_int8' in settings.variants:
       progress.info('  ModelOptimizer trains quantization-aware (%d steps)',
-                    settings['qat_steps'])
-      quantized = compress.quantization_aware(pruned, family, train, settings['qat_steps'],
-                                              settings['learning_rate'])
+                    settings.qat_steps)
+      quantized = compress.quantization_aware(pruned, family, train, settings.qat_steps,
+                                              settings.learning_rate)
       sources['qat'] = training.save_for_serving(
           quantized, single(output_dict['qat_model']).uri, tft_output, family)
     return sources

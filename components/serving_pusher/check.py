@@ -8,7 +8,7 @@ TFX's InfraValidator does this with a real model server, which needs Docker or
 Kubernetes; this check runs anywhere. Usage: python -m components.serving_pusher.check DIR,
 or with --stdin, which reads DIR from standard input once TensorFlow is imported.
 """
-from pipeline import env  # noqa: F401  (before TensorFlow)
+from base import env  # noqa: F401  (before TensorFlow)
 
 import subprocess
 import sys

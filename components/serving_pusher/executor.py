@@ -22,7 +22,7 @@ from components.common.staging import (is_blessed, model_dir_in, publish, remove
                                        staging_dir)
 from components.common.saved_model import signature_inputs
 from components.serving_pusher import check, model_config, warmup
-from models.common.signature_names import SERVING_RAW
+from base.signature_names import SERVING_RAW
 
 # TF Serving and TFX's own tools take a version as available once this file is there.
 SAVED_MODEL_FILE = 'saved_model.pb'
@@ -61,7 +61,7 @@ class Executor(base_executor.BaseExecutor):
     examples = artifact_utils.get_single_instance(input_dict['examples'])
     serving_dir = exec_properties['serving_dir']
     model_name = exec_properties['model_name']
-    rows = warmup.eval_examples(examples.uri, exec_properties['label_key'],
+    rows = warmup.eval_examples(examples, exec_properties['label_key'],
                                 exec_properties['warmup_rows'])
     target, pinned = push(path_utils.serving_model_path(model.uri), serving_dir, model_name,
                           rows, exec_properties['keep_versions'])

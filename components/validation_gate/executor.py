@@ -10,9 +10,7 @@ from typing import Dict, List
 
 from tensorflow_data_validation.utils.anomalies_util import load_anomalies_binary
 
-
-class DataValidationError(RuntimeError):
-  """The data does not match the schema; the message lists every feature at fault."""
+from components.common.errors import DataValidationError
 
 
 def describe_anomaly_info(anomalies, split: str) -> List[str]:

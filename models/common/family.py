@@ -5,7 +5,7 @@ import dataclasses
 import hashlib
 import importlib
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 MODELS_DIR = Path(__file__).resolve().parent.parent
 
@@ -20,6 +20,19 @@ def transformed_name(key: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
+class ModelBody:
+  """The network a family puts under the shared head (its model.py's BODY).
+
+  `build(inputs, tf_transform_output, hparams)` returns the last hidden tensor from the
+  transformed inputs; `default_hparams` are every hyperparameter it reads; `search_space(hp)`
+  maps KerasTuner's values onto those hyperparameters (learning_rate may be among them).
+  """
+  build: Callable[..., Any]
+  default_hparams: Mapping[str, Any]
+  search_space: Callable[[Any], Dict[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True)
 class Family:
   """A model family's contract with the shared pipeline and training code.
 
@@ -30,7 +43,9 @@ class Family:
   `vocabulary_features` are the raw string features that preprocessing.categorical(
   inputs[key], key) turns into vocabulary indices; the mobile model looks them up in tables
   of its own (see signatures.py). `spec` is what a family built from the config (tabular)
-  was built from; executors rebuild it with load_family(name, spec).
+  was built from; executors rebuild it with load_family(name, spec). `body` is the model
+  (load_family(..., with_body=True) attaches it; the data contract alone imports no
+  TensorFlow, so the CLI and the DAG read it cheaply).
   """
   name: str
   label_key: str
@@ -38,6 +53,7 @@ class Family:
   vocabulary_features: Tuple[str, ...] = ()
   task: str = 'classification'
   spec: Optional[Dict[str, Any]] = dataclasses.field(default=None, compare=False)
+  body: Optional[ModelBody] = dataclasses.field(default=None, compare=False, repr=False)
 
   def __post_init__(self):
     if self.task not in TASKS:
@@ -49,6 +65,23 @@ class Family:
       raise ValueError(f'family {self.name!r}: a regression family has no class names')
     if len(set(self.class_names)) != len(self.class_names):
       raise ValueError(f'family {self.name!r}: class names repeat: {list(self.class_names)}')
+
+  def with_body(self, body: ModelBody) -> 'Family':
+    return dataclasses.replace(self, body=body)
+
+  def hparams(self, *overrides: Mapping[str, Any]) -> Dict[str, Any]:
+    """The body's defaults updated by each of `overrides` in turn (the config's
+    model.hparams, then the Tuner's values); an unknown key is refused, naming the known."""
+    if self.body is None:
+      raise ValueError(f'family {self.name!r} was loaded without its model (with_body=True)')
+    merged = dict(self.body.default_hparams)
+    for override in overrides:
+      merged.update(override)
+    unknown = set(merged) - set(self.body.default_hparams) - {'learning_rate'}
+    if unknown:
+      raise ValueError(f'model.hparams: unknown key(s) {sorted(unknown)} for the {self.name} '
+                       f'family; it takes {sorted(self.body.default_hparams)}')
+    return merged
 
   @property
   def is_regression(self) -> bool:
@@ -94,12 +127,19 @@ class Family:
     return digest.hexdigest()[:16]
 
 
-def load_family(name: str, spec: Optional[Dict[str, Any]] = None) -> Family:
-  """A code family's FAMILY, or a family built from its config `spec` (tabular)."""
+def load_family(name: str, spec: Optional[Dict[str, Any]] = None,
+                with_body: bool = False) -> Family:
+  """A code family's FAMILY, or a family built from its config `spec` (tabular); with its
+  model.py's BODY attached when `with_body` (this imports TensorFlow). The one place a
+  family is found by its name."""
   features = importlib.import_module(f'models.{name}.features')
   if hasattr(features, 'family_from_spec'):
     if not spec:
       raise ValueError(f'the {name} family is built from the config (model.label, '
                        'model.features, ...); none was given')
-    return features.family_from_spec(spec)
-  return features.FAMILY
+    family = features.family_from_spec(spec)
+  else:
+    family = features.FAMILY
+  if with_body:
+    family = family.with_body(importlib.import_module(f'models.{name}.model').BODY)
+  return family

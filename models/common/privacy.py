@@ -7,6 +7,8 @@ import sys
 import dp_accounting
 import tensorflow as tf
 
+from base.settings import PrivacySection
+
 # tensorflow_privacy's package __init__ imports its TF1 estimators, which cannot load on
 # TensorFlow 2.16; this is the library's own switch for importing its modules alone.
 sys.skip_tf_privacy_import = True
@@ -14,13 +16,12 @@ from tensorflow_privacy.privacy.optimizers.dp_optimizer_keras import (  # noqa: 
     DPKerasAdamOptimizer)
 
 
-def optimizer(settings: dict, rate) -> tf.keras.optimizers.Optimizer:
-  """Adam with DP-SGD; `microbatches` (default: one per example of settings['batch_size'])
-  must divide the batch."""
+def optimizer(settings: PrivacySection, batch_size: int, rate) -> tf.keras.optimizers.Optimizer:
+  """Adam with DP-SGD; `microbatches` (default: one per example of the global batch) must
+  divide the batch."""
   return DPKerasAdamOptimizer(
-      l2_norm_clip=settings['l2_norm_clip'], noise_multiplier=settings['noise_multiplier'],
-      num_microbatches=settings.get('microbatches') or settings['batch_size'],
-      learning_rate=rate)
+      l2_norm_clip=settings.l2_norm_clip, noise_multiplier=settings.noise_multiplier,
+      num_microbatches=settings.microbatches or batch_size, learning_rate=rate)
 
 
 def per_example_loss(binary: bool) -> tf.keras.losses.Loss:

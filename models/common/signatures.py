@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from models.common import preprocessing
 from models.common.family import PREDICTION, PROBABILITIES, Family, transformed_name
-from models.common.signature_names import (MOBILE, SERVING_DEFAULT, SERVING_RAW,
+from base.signature_names import (MOBILE, SERVING_DEFAULT, SERVING_RAW,
                                            TRANSFORM_FEATURES)
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-from typing import Dict
 from urllib.parse import urlparse
 
 import tensorflow as tf
 
-KINDS = ('default', 'mirrored', 'multi_worker_mirrored', 'tpu', 'auto')
+from base.settings import STRATEGY_KINDS, StrategySection
+
 TPU_CONNECT_TIMEOUT_SECONDS = 10
 
 
@@ -42,23 +42,23 @@ def _tpu(address: str) -> tf.distribute.Strategy:
   return tf.distribute.TPUStrategy(resolver)
 
 
-def build(settings: Dict) -> tf.distribute.Strategy:
-  """`settings`: {'kind': one of KINDS, 'devices': [...], 'tpu': address}."""
-  kind = settings.get('kind', 'default')
+def build(settings: StrategySection) -> tf.distribute.Strategy:
+  """The strategy training.strategy names."""
+  kind = settings.kind
   if kind == 'auto':
     kind = 'mirrored' if len(tf.config.list_logical_devices('GPU')) > 1 else 'default'
   if kind == 'default':
     return tf.distribute.get_strategy()
   if kind == 'mirrored':
-    return tf.distribute.MirroredStrategy(devices=settings.get('devices') or None)
+    return tf.distribute.MirroredStrategy(devices=settings.devices or None)
   if kind == 'multi_worker_mirrored':
     if 'TF_CONFIG' not in os.environ:
       raise StrategyError('training.strategy.kind multi_worker_mirrored needs TF_CONFIG '
                           '(cluster and task) in every worker\'s environment')
     return tf.distribute.MultiWorkerMirroredStrategy()
   if kind == 'tpu':
-    return _tpu(settings.get('tpu') or '')
-  raise StrategyError(f'training.strategy.kind {kind!r}: use one of {", ".join(KINDS)}')
+    return _tpu(settings.tpu or '')
+  raise StrategyError(f'training.strategy.kind {kind!r}: use one of {", ".join(STRATEGY_KINDS)}')
 
 
 def is_chief() -> bool:

@@ -4,6 +4,7 @@ the configured controls (schedule, clipping, early stopping, resumable checkpoin
 save with the serving signatures."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -17,10 +18,18 @@ import tensorflow_transform as tft
 from tfx.components.tuner.component import TunerFnResult
 from tfx_bsl.public.tfxio import TensorFlowDatasetOptions
 
+from base.settings import PrivacySection, TrainingSection, TuningSection
 from models.common import autograph, signatures, strategy as strategies
 from models.common.family import Family
 
 autograph.skip_tf_keras()
+
+
+@dataclasses.dataclass(frozen=True)
+class Private:
+  """DP-SGD: the config's training.privacy and the global batch it clips over."""
+  settings: PrivacySection
+  batch_size: int
 
 # Shown on the console by `forge run` (see pipeline/progress.py).
 progress = logging.getLogger('forge.progress')
@@ -78,16 +87,23 @@ def save_for_serving(model: tf.keras.Model, artifact_uri: str, tf_transform_outp
   return path
 
 
-def learning_rate(config: Dict, total_steps: int):
-  """Constant or cosine decay, either after an optional linear warm-up."""
-  warmup = min(config.get('warmup_steps', 0), total_steps - 1)
-  rate = config['learning_rate']
-  if config.get('lr_schedule', 'constant') == 'constant' and not warmup:
+def trainer_settings(fn_args) -> TrainingSection:
+  """The config's training section, validated again from the Trainer's custom_config; the
+  steps are the Trainer's train_args/eval_args (a Kubeflow run parameter may set them)."""
+  return TrainingSection.model_validate({**fn_args.custom_config['training'],
+                                         'train_steps': fn_args.train_steps,
+                                         'eval_steps': fn_args.eval_steps})
+
+
+def learning_rate(config: TrainingSection, rate: float, total_steps: int):
+  """Constant or cosine decay from `rate`, either after an optional linear warm-up."""
+  warmup = min(config.warmup_steps, total_steps - 1)
+  if config.lr_schedule == 'constant' and not warmup:
     return rate
   return tf.keras.optimizers.schedules.CosineDecay(
       initial_learning_rate=0.0 if warmup else rate,
       decay_steps=max(1, total_steps - warmup),
-      alpha=1.0 if config.get('lr_schedule', 'constant') == 'constant' else 0.0,
+      alpha=1.0 if config.lr_schedule == 'constant' else 0.0,
       warmup_target=rate if warmup else None,
       warmup_steps=warmup)
 
@@ -137,15 +153,15 @@ def eval_predictions(model: tf.keras.Model, eval_files, tf_transform_output, fam
   return pairs
 
 
-def build_model(family: Family, build_body: Callable, tf_transform_output, hparams: Dict,
+def build_model(family: Family, tf_transform_output, hparams: Dict,
                 rate, clipnorm: float | None = None,
-                private: Dict | None = None,
+                private: Private | None = None,
                 label_scale: Tuple[float, float] = (0.0, 1.0)) -> tf.keras.Model:
   """The family's body under a sigmoid (binary), softmax (multi-class) or linear
   (regression, scaled back to the label's units by `label_scale`: mean, std) head,
   compiled."""
   inputs = _input_layers(tf_transform_output, family)
-  body = build_body(inputs, tf_transform_output, hparams)
+  body = family.body.build(inputs, tf_transform_output, hparams)
   # float32 head: stable probabilities under mixed precision.
   if family.is_regression:
     mean, std = label_scale
@@ -164,10 +180,10 @@ def build_model(family: Family, build_body: Callable, tf_transform_output, hpara
 
 def compile_model(model: tf.keras.Model, family: Family, rate,
                   clipnorm: float | None = None,
-                  private: Dict | None = None, label_std: float = 1.0) -> tf.keras.Model:
+                  private: Private | None = None, label_std: float = 1.0) -> tf.keras.Model:
   """Adam with the family's loss: binary or sparse categorical cross-entropy, or for
   regression the family's `loss` (mse, or huber with delta one label standard deviation).
-  `private` (training.privacy with a `batch_size`) makes it DP-SGD."""
+  `private` (training.privacy and the global batch) makes it DP-SGD."""
   if family.is_regression:
     loss = (tf.keras.losses.Huber(delta=label_std)
             if (family.spec or {}).get('loss') == 'huber' else 'mse')
@@ -185,25 +201,20 @@ def compile_model(model: tf.keras.Model, family: Family, rate,
       raise ValueError('training.privacy: DP-SGD is built for classification here; the '
                        f'{family.name} family is a regression')
     from models.common import privacy
-    optimizer = privacy.optimizer(private, rate)
+    optimizer = privacy.optimizer(private.settings, private.batch_size, rate)
     loss = privacy.per_example_loss(family.is_binary)
   model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
   return model
 
 
-def hyperparameters(fn_args, family: Family, default_hparams: Dict,
-                    search_space: Callable) -> Dict:
+def hyperparameters(fn_args, family: Family) -> Dict:
   """Family defaults, then the config's model.hparams, then the Tuner's best values."""
   tuned = {}
   if fn_args.hyperparameters:  # KerasTuner's HyperParameters.get_config() from the Tuner
-    tuned = search_space(keras_tuner.HyperParameters.from_config(fn_args.hyperparameters))
+    tuned = family.body.search_space(
+        keras_tuner.HyperParameters.from_config(fn_args.hyperparameters))
     progress.info('  Trainer uses the Tuner\'s best hyperparameters: %s', tuned)
-  hparams = {**default_hparams, **fn_args.custom_config.get('hparams', {}), **tuned}
-  unknown = set(hparams) - set(default_hparams) - {'learning_rate'}
-  if unknown:
-    raise ValueError(f'model.hparams: unknown key(s) {sorted(unknown)} for the {family.name} '
-                     f'family; it takes {sorted(default_hparams)}')
-  return hparams
+  return family.hparams(fn_args.custom_config['hparams'], tuned)
 
 
 class _EpochProgress(tf.keras.callbacks.Callback):
@@ -230,63 +241,61 @@ def _backup_dir(fn_args) -> str:
   the checkpoint of the killed one (each execution gets a new model_run_dir)."""
   key = json.dumps([sorted(fn_args.train_files), fn_args.transform_graph_path,
                     fn_args.train_steps, fn_args.custom_config], sort_keys=True, default=str)
-  root = fn_args.custom_config.get('backup_root') or os.path.join(
-      os.path.dirname(os.path.dirname(fn_args.model_run_dir)), 'backups')
+  root = fn_args.custom_config['backup_root']
   return os.path.join(root, hashlib.sha256(key.encode()).hexdigest()[:16])
 
 
-def _callbacks(fn_args, config: Dict, epochs: int):
+def _callbacks(fn_args, config: TrainingSection, epochs: int):
   callbacks = [tf.keras.callbacks.BackupAndRestore(backup_dir=_backup_dir(fn_args)),
                tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
                _EpochProgress(epochs)]
-  if config.get('early_stopping_patience'):
+  if config.early_stopping_patience:
     callbacks.append(tf.keras.callbacks.EarlyStopping(
-        monitor='val_loss', patience=config['early_stopping_patience'],
+        monitor='val_loss', patience=config.early_stopping_patience,
         restore_best_weights=True))
   return callbacks
 
 
-def privacy_spent(private: Dict, train_files, steps: int) -> Dict:
+def privacy_spent(private: Private, train_files, steps: int) -> Dict:
   """The (epsilon, delta) DP-SGD spent over `steps` batches of the training split."""
   from models.common import privacy
   files = _matching(train_files)
   rows = int(tf.data.TFRecordDataset(files, compression_type='GZIP').reduce(
       tf.constant(0, tf.int64), lambda count, _: count + 1))
-  delta = private.get('delta') or privacy.default_delta(rows)
-  spent = {'epsilon': privacy.epsilon(private['noise_multiplier'], private['batch_size'], steps,
+  settings = private.settings
+  delta = settings.delta or privacy.default_delta(rows)
+  spent = {'epsilon': privacy.epsilon(settings.noise_multiplier, private.batch_size, steps,
                                       rows, delta),
-           'delta': delta, 'noise_multiplier': private['noise_multiplier'],
-           'l2_norm_clip': private['l2_norm_clip'], 'steps': steps,
-           'batch_size': private['batch_size'], 'training_rows': rows}
+           'delta': delta, 'noise_multiplier': settings.noise_multiplier,
+           'l2_norm_clip': settings.l2_norm_clip, 'steps': steps,
+           'batch_size': private.batch_size, 'training_rows': rows}
   progress.info('  Trainer DP-SGD spent epsilon %.2f at delta %.2g (noise multiplier %g, '
                 '%d steps of %d over %d rows)', spent['epsilon'], delta,
                 spent['noise_multiplier'], steps, spent['batch_size'], rows)
   return spent
 
 
-def run(fn_args, family: Family, build_body: Callable, default_hparams: Dict,
-        search_space: Callable) -> None:
-  """TFX Trainer entry point body; `fn_args.custom_config` comes from the pipeline config."""
-  config = fn_args.custom_config
-  strategy_settings = config.get('strategy', {})
-  strategies.set_mixed_precision(config.get('mixed_precision', 'none'),
-                                 strategy_settings.get('kind', 'default'))
-  strategy = strategies.build(strategy_settings)
+def run(fn_args, family: Family) -> None:
+  """TFX Trainer entry point body; `fn_args.custom_config` comes from the pipeline config
+  (see pipeline/pipeline.py): the training section, model.hparams, the backup root."""
+  config = trainer_settings(fn_args)
+  strategies.set_mixed_precision(config.mixed_precision, config.strategy.kind)
+  strategy = strategies.build(config.strategy)
   progress.info('  Trainer strategy: %s', strategies.describe(strategy))
-  hparams = hyperparameters(fn_args, family, default_hparams, search_space)
-  epochs = config['epochs']
+  hparams = hyperparameters(fn_args, family)
+  epochs = config.epochs
   steps_per_epoch = max(1, fn_args.train_steps // epochs)
-  global_batch = config['batch_size'] * strategy.num_replicas_in_sync
+  global_batch = config.batch_size * strategy.num_replicas_in_sync
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
   train = dataset(fn_args, fn_args.train_files, tf_transform_output, family, global_batch)
   evaluation = dataset(fn_args, fn_args.eval_files, tf_transform_output, family, global_batch)
-  private = config.get('privacy', {})
-  private = {**private, 'batch_size': global_batch} if private.get('enabled') else None
+  private = Private(config.privacy, global_batch) if config.privacy.enabled else None
   scale = training_label_scale(fn_args.train_files, tf_transform_output, family)
   with strategy.scope():
-    model = build_model(family, build_body, tf_transform_output, hparams,
-                        learning_rate({**config, **hparams}, steps_per_epoch * epochs),
-                        config.get('clipnorm'), private, scale)
+    model = build_model(family, tf_transform_output, hparams,
+                        learning_rate(config, hparams.get('learning_rate', config.learning_rate),
+                                      steps_per_epoch * epochs),
+                        config.clipnorm, private, scale)
   history = model.fit(train, epochs=epochs, steps_per_epoch=steps_per_epoch,
                       validation_data=evaluation, validation_steps=fn_args.eval_steps,
                       verbose=0, callbacks=_callbacks(fn_args, config, epochs))
@@ -309,29 +318,28 @@ def run(fn_args, family: Family, build_body: Callable, default_hparams: Dict,
     tf.io.gfile.rmtree(output_dir)
 
 
-def tuner_fn(fn_args, family: Family, build_body: Callable, default_hparams: Dict,
-             search_space: Callable) -> TunerFnResult:
+def tuner_fn(fn_args, family: Family) -> TunerFnResult:
   """TFX Tuner entry point body: KerasTuner over the family's search space."""
-  config = fn_args.custom_config
+  config = trainer_settings(fn_args)
+  tuning = TuningSection.model_validate(fn_args.custom_config['tuning'])
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-  fixed = {**default_hparams, **config.get('hparams', {})}
-
+  fixed = family.hparams(fn_args.custom_config['hparams'])
   scale = training_label_scale(fn_args.train_files, tf_transform_output, family)
 
   def build(hp):
-    hparams = {**fixed, **search_space(hp)}
-    return build_model(family, build_body, tf_transform_output, hparams,
-                       hparams.get('learning_rate', config['learning_rate']),
-                       config.get('clipnorm'), label_scale=scale)
+    hparams = {**fixed, **family.body.search_space(hp)}
+    return build_model(family, tf_transform_output, hparams,
+                       hparams.get('learning_rate', config.learning_rate), config.clipnorm,
+                       label_scale=scale)
 
-  tuner_class = (keras_tuner.BayesianOptimization if config['algorithm'] == 'bayesian'
+  tuner_class = (keras_tuner.BayesianOptimization if tuning.algorithm == 'bayesian'
                  else keras_tuner.RandomSearch)
   objective = (keras_tuner.Objective('val_rmse', 'min') if family.is_regression
                else keras_tuner.Objective('val_accuracy', 'max'))
   tuner = tuner_class(build, objective=objective,
-                      max_trials=config['trials'], directory=fn_args.working_dir,
+                      max_trials=tuning.trials, directory=fn_args.working_dir,
                       project_name=f'{family.name}_tuning', overwrite=True)
-  batch = config['batch_size']
+  batch = config.batch_size
   return TunerFnResult(tuner=tuner, fit_kwargs={
       'x': dataset(fn_args, fn_args.train_files, tf_transform_output, family, batch),
       'validation_data': dataset(fn_args, fn_args.eval_files, tf_transform_output, family,
@@ -342,14 +350,17 @@ def tuner_fn(fn_args, family: Family, build_body: Callable, default_hparams: Dic
   })
 
 
-def entry_points(family: Family, build_body: Callable, default_hparams: Dict,
-                 search_space: Callable):
-  """(run_fn, tuner_fn) for a family's model.py: the functions TFX's Trainer and Tuner call."""
+def entry_points(family: Family | Callable[[Dict], Family]):
+  """(run_fn, tuner_fn) for a family's model.py: the functions TFX's Trainer and Tuner call.
+  `family` has its body, or builds it from the config's spec (custom_config's family_spec)."""
+
+  def family_of(fn_args) -> Family:
+    return family if isinstance(family, Family) else family(fn_args.custom_config['family_spec'])
 
   def train(fn_args):
-    run(fn_args, family, build_body, default_hparams, search_space)
+    run(fn_args, family_of(fn_args))
 
   def tune(fn_args):
-    return tuner_fn(fn_args, family, build_body, default_hparams, search_space)
+    return tuner_fn(fn_args, family_of(fn_args))
 
   return train, tune

@@ -5,17 +5,18 @@ worker), or a Trainer re-run by hand.
   python -m models.common.worker --family penguin --transformed-examples URI \\
       --transform-graph URI --output DIR [--train-steps N] [--config JSON]
 
---config holds the Trainer's custom_config (training section) as JSON, e.g.
+--config holds the config's training section as JSON, e.g.
 '{"strategy": {"kind": "multi_worker_mirrored"}}'; unset keys take the config defaults.
 """
-from pipeline import env  # noqa: F401  (before TensorFlow)
+from base import env  # noqa: F401  (before TensorFlow)
 
 import argparse
-import importlib
 import json
 import logging
 import os
 import sys
+
+from base.settings import TrainingSection
 
 
 def split_cpu(count: int) -> None:
@@ -61,17 +62,19 @@ def main(argv=None) -> int:
   parser.add_argument('--config', default='{}', help='custom_config JSON (training section)')
   args = parser.parse_args(argv)
 
-  from pipeline.config import TrainingSection  # pylint: disable=import-outside-toplevel
-  custom_config = {**TrainingSection().model_dump(exclude={'train_steps', 'eval_steps'}),
-                   'hparams': {}, 'backup_root': os.path.join(args.output, 'backups'),
-                   **json.loads(args.config)}
-  if custom_config.get('strategy', {}).get('logical_cpus'):
-    split_cpu(custom_config['strategy']['logical_cpus'])
+  training = TrainingSection.model_validate(
+      {**json.loads(args.config), 'train_steps': args.train_steps, 'eval_steps': args.eval_steps})
+  custom_config = {'training': training.model_dump(mode='json'), 'hparams': {},
+                   'backup_root': os.path.join(args.output, 'backups')}
+  if training.strategy.logical_cpus:
+    split_cpu(training.strategy.logical_cpus)
   progress = logging.getLogger('forge.progress')
   progress.addHandler(logging.StreamHandler(sys.stdout))
   progress.setLevel(logging.INFO)
-  model = importlib.import_module(f'models.{args.family}.model')
-  model.run_fn(_fn_args(args, custom_config))
+  # pylint: disable=import-outside-toplevel
+  from models.common import training as trainer
+  from models.common.family import load_family
+  trainer.run(_fn_args(args, custom_config), load_family(args.family, with_body=True))
   return 0
 
 

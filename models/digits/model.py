@@ -5,7 +5,7 @@ weights, and every op converts to TFLite builtins."""
 import tensorflow as tf
 
 from models.common import training
-from models.common.family import transformed_name
+from models.common.family import ModelBody, transformed_name
 from models.digits.features import FAMILY, IMAGE_SIZE, PIXELS_KEY
 
 DEFAULT_HPARAMS = {'filters': [32, 64], 'dense_units': 128, 'dropout': 0.1}
@@ -33,4 +33,5 @@ def search_space(hp):
   }
 
 
-run_fn, tuner_fn = training.entry_points(FAMILY, build_body, DEFAULT_HPARAMS, search_space)
+BODY = ModelBody(build_body, DEFAULT_HPARAMS, search_space)
+run_fn, tuner_fn = training.entry_points(FAMILY.with_body(BODY))

@@ -4,6 +4,7 @@ features.py): a vocabulary's size, the quantile buckets or the integer-code buck
 import tensorflow as tf
 
 from models.common import training
+from models.common.family import ModelBody
 from models.common.layers import OneHot, hidden_layers
 from models.tabular.features import (BUCKET_SUFFIX, BUCKETS, CODE_BUCKETS, CODE_SUFFIX,
                                      family_from_spec)
@@ -37,14 +38,5 @@ def search_space(hp):
   }
 
 
-def _family(fn_args):
-  return family_from_spec(fn_args.custom_config['family_spec'])
-
-
-def run_fn(fn_args):
-  training.run(fn_args, _family(fn_args), build_body, DEFAULT_HPARAMS, search_space)
-
-
-def tuner_fn(fn_args):
-  return training.tuner_fn(fn_args, _family(fn_args), build_body, DEFAULT_HPARAMS,
-                           search_space)
+BODY = ModelBody(build_body, DEFAULT_HPARAMS, search_space)
+run_fn, tuner_fn = training.entry_points(lambda spec: family_from_spec(spec).with_body(BODY))

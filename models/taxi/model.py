@@ -3,7 +3,7 @@ import tensorflow as tf
 
 from models.common import training
 from models.common.layers import OneHot, hidden_layers
-from models.common.family import transformed_name
+from models.common.family import ModelBody, transformed_name
 from models.taxi.features import (BUCKET_COUNT, BUCKET_FEATURES, DENSE_FLOAT_FEATURES, FAMILY,
                                   HASH_BUCKETS, HASHED_FEATURES, RANGED_INTEGERS, VOCAB_FEATURES)
 
@@ -34,4 +34,5 @@ def search_space(hp):
   }
 
 
-run_fn, tuner_fn = training.entry_points(FAMILY, build_body, DEFAULT_HPARAMS, search_space)
+BODY = ModelBody(build_body, DEFAULT_HPARAMS, search_space)
+run_fn, tuner_fn = training.entry_points(FAMILY.with_body(BODY))

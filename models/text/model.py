@@ -11,7 +11,7 @@ import tensorflow as tf
 import tensorflow_hub as hub
 
 from models.common import training
-from models.common.family import transformed_name
+from models.common.family import ModelBody, transformed_name
 from models.text.features import FAMILY, OOV_BUCKETS, PADDING, SEQUENCE_LENGTH, TEXT_FEATURE
 
 DEFAULT_HPARAMS = {'embed_dim': 32, 'heads': 2, 'ff_dim': 64, 'layers': 1, 'dropout': 0.1}
@@ -92,4 +92,5 @@ def search_space(hp):
   }
 
 
-run_fn, tuner_fn = training.entry_points(FAMILY, build_body, DEFAULT_HPARAMS, search_space)
+BODY = ModelBody(build_body, DEFAULT_HPARAMS, search_space)
+run_fn, tuner_fn = training.entry_points(FAMILY.with_body(BODY))

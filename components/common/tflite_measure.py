@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
-from models.common.signature_names import MOBILE
+from base.signature_names import MOBILE
 
 WARMUP_RUNS = 10
 
