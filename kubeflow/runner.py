@@ -18,7 +18,8 @@ from pipeline import datasets
 from pipeline.config import ConfigError, ForgeConfig
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from pipeline.pipeline import PROJECT_DIR, Deployment, create_pipeline, curated_schema
+from pipeline.pipeline import Deployment, create_pipeline
+from pipeline.schema import PROJECT_DIR, curated_schema
 
 # Run parameters a user can set per run at submit time.
 DATA_ROOT_PARAMETER = 'data-root'
@@ -73,7 +74,8 @@ def kubeflow_deployment(config: ForgeConfig) -> Deployment:
       input_base=data_types.RuntimeParameter(
           name=DATA_ROOT_PARAMETER, ptype=str, default=kubeflow.data_root),
       input_pattern='*',
-      data_format=datasets.BUILTIN_FORMAT.get(config.data.builtin, config.data.format),
+      data_format=(datasets.BUILTIN[config.data.builtin].format if config.data.builtin
+                   else config.data.format),
       data_location=f'{kubeflow.data_root} (run parameter {DATA_ROOT_PARAMETER})',
       schema_file=schema_file,
       serving_dir=kubeflow.serving_dir,
@@ -87,6 +89,7 @@ def kubeflow_deployment(config: ForgeConfig) -> Deployment:
       trainer_resources=_trainer_resources(kubeflow.trainer),
       # KFP v2 compiles only TFX's own resolver strategies (into MLMD queries).
       baseline_strategy=LatestBlessedModelStrategy,
+      baseline_takes_candidate=False,
       # Which earlier data a gate accepted is not such a query: no drift baseline on Kubeflow.
       drift_baseline_strategy=None)
 

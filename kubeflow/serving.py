@@ -8,25 +8,12 @@ from typing import Dict
 
 import yaml
 
+from components.serving_pusher import model_config
 from pipeline.config import ForgeConfig
 
 GRPC_PORT = 8500
 REST_PORT = 8501
-KEEP_VERSIONS = 2  # the previous version stays loadable for a rollback
 CONFIG_MOUNT = '/config'
-
-
-def models_config(model_name: str, base_path: str) -> str:
-  """TF Serving's ModelServerConfig (text proto) for one model."""
-  return (
-      'model_config_list {\n'
-      '  config {\n'
-      f'    name: "{model_name}"\n'
-      f'    base_path: "{base_path}"\n'
-      '    model_platform: "tensorflow"\n'
-      f'    model_version_policy {{ latest {{ num_versions: {KEEP_VERSIONS} }} }}\n'
-      '  }\n'
-      '}\n')
 
 
 def _deployment(app: str, model_name: str, image: str, replicas: int) -> Dict:
@@ -82,7 +69,7 @@ def write_manifests(config: ForgeConfig, output_dir: Path) -> Path:
   app = f'{config.model_name}-serving'.replace('_', '-').lower()
   base_path = f'{kubeflow.serving_dir}/{config.model_name}'  # where the Pusher writes
   output_dir.mkdir(parents=True, exist_ok=True)
-  (output_dir / 'models.config').write_text(models_config(config.model_name, base_path))
+  (output_dir / 'models.config').write_text(model_config.one_model(config.model_name, base_path))
   documents = {
       'deployment.yaml': _deployment(app, config.model_name, kubeflow.serving_image,
                                      kubeflow.serving_replicas),

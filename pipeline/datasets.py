@@ -10,6 +10,7 @@ import dataclasses
 import importlib.util
 import os
 from pathlib import Path
+from typing import Callable, Optional
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,37 +27,21 @@ def _package_dir(package: str) -> Path:
   return Path(spec.origin).parent
 
 
-def _penguins(work_dir: Path) -> DataSource:
+def _write_penguins(path: Path) -> None:
   """palmerpenguins' CSV writes missing values as "NA", which would make every numeric
   column with a gap a string column; the copy under the pipeline root leaves them empty."""
   original = _package_dir('palmerpenguins') / 'data' / 'penguins.csv'
-  cleaned = _write_if_changed(
-      work_dir / 'penguins' / 'penguins.csv',
-      '\n'.join(','.join('' if cell == 'NA' else cell for cell in line.split(','))
-                for line in original.read_text(encoding='utf-8').splitlines()) + '\n')
-  return DataSource(cleaned.parent, cleaned.name, 'csv')
+  _write_if_changed(
+      path, '\n'.join(','.join('' if cell == 'NA' else cell for cell in line.split(','))
+                      for line in original.read_text(encoding='utf-8').splitlines()) + '\n')
 
 
-def _chicago_taxi(work_dir: Path) -> DataSource:
-  del work_dir  # read in place from the tfx wheel
-  csv = _package_dir('tfx') / 'examples' / 'chicago_taxi_pipeline' / 'data' / 'simple' / 'data.csv'
-  return DataSource(csv.parent, csv.name, 'csv')
-
-
-def _imdb(work_dir: Path) -> DataSource:
-  """100 labelled movie reviews (`label`, `text`), read in place from the tfx wheel."""
-  del work_dir
-  csv = _package_dir('tfx') / 'examples' / 'imdb' / 'data' / 'imdb_small_with_labels.txt'
-  return DataSource(csv.parent, csv.name, 'csv')
-
-
-def _digits(work_dir: Path) -> DataSource:
+def _write_digits(path: Path) -> None:
   """scikit-learn's 1,797 8x8 digits as uncompressed tf.Example TFRecords (ImportExampleGen's
   input): `pixels` (64 grey levels, row by row) and `digit` (the label)."""
   import tensorflow as tf  # imported here: the CLI's start-up does not need it
   from sklearn.datasets import load_digits
 
-  path = work_dir / 'digits' / 'digits.tfrecord'
   path.parent.mkdir(parents=True, exist_ok=True)
   digits = load_digits()
   with tf.io.TFRecordWriter(str(path.with_suffix('.new'))) as writer:
@@ -67,14 +52,31 @@ def _digits(work_dir: Path) -> DataSource:
       })).SerializeToString(deterministic=True))
   _write_if_changed(path, path.with_suffix('.new').read_bytes())
   path.with_suffix('.new').unlink()
-  return DataSource(path.parent, path.name, 'tfrecord')
 
 
-BUILTIN = {'penguins': _penguins, 'chicago_taxi': _chicago_taxi, 'digits': _digits,
-           'imdb': _imdb}
-# The file format each built-in dataset is written in (a copy in a bucket keeps it).
-BUILTIN_FORMAT = {'penguins': 'csv', 'chicago_taxi': 'csv', 'digits': 'tfrecord',
-                  'imdb': 'csv'}
+def _in_tfx_wheel(*parts: str) -> Callable[[Path], Path]:
+  return lambda work_dir: _package_dir('tfx').joinpath('examples', *parts)
+
+
+@dataclasses.dataclass(frozen=True)
+class Builtin:
+  """A dataset that ships in an installed package: the file ExampleGen reads (under the
+  run's data folder, or in the package itself) and, for a copy, how it is written."""
+  file: Callable[[Path], Path]
+  format: str  # the file format it is read in (a copy in a bucket keeps it)
+  write: Optional[Callable[[Path], None]] = None  # None: read in place
+
+
+BUILTIN = {
+    'penguins': Builtin(lambda work_dir: work_dir / 'penguins' / 'penguins.csv', 'csv',
+                        _write_penguins),
+    'chicago_taxi': Builtin(
+        _in_tfx_wheel('chicago_taxi_pipeline', 'data', 'simple', 'data.csv'), 'csv'),
+    # 100 labelled movie reviews (`label`, `text`).
+    'imdb': Builtin(_in_tfx_wheel('imdb', 'data', 'imdb_small_with_labels.txt'), 'csv'),
+    'digits': Builtin(lambda work_dir: work_dir / 'digits' / 'digits.tfrecord', 'tfrecord',
+                      _write_digits),
+}
 
 
 def _write_if_changed(path: Path, content: str | bytes) -> Path:
@@ -90,11 +92,26 @@ def _write_if_changed(path: Path, content: str | bytes) -> Path:
   return path
 
 
-def resolve(builtin: str | None, path: Path | None, data_format: str, work_dir: Path) -> DataSource:
-  """Returns the ExampleGen input for a config's data section."""
+def locate(builtin: str | None, path: Path | None, data_format: str,
+           work_dir: Path) -> DataSource:
+  """The ExampleGen input for a config's data section; writes nothing (see materialize)."""
   if builtin is not None:
-    return BUILTIN[builtin](work_dir)
+    file = BUILTIN[builtin].file(work_dir)
+    return DataSource(file.parent, file.name, BUILTIN[builtin].format)
   path = path.resolve()
   if path.is_file():
     return DataSource(path.parent, path.name, data_format)
   return DataSource(path, '*', data_format)
+
+
+def materialize(builtin: str | None, work_dir: Path) -> None:
+  """Writes a built-in dataset's copy under `work_dir`, when it has one and it changed."""
+  if builtin is not None and BUILTIN[builtin].write is not None:
+    BUILTIN[builtin].write(BUILTIN[builtin].file(work_dir))
+
+
+def resolve(builtin: str | None, path: Path | None, data_format: str,
+            work_dir: Path) -> DataSource:
+  """locate, after writing a built-in dataset's copy (tests and benchmarks use this)."""
+  materialize(builtin, work_dir)
+  return locate(builtin, path, data_format, work_dir)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import List, Optional, Type, Union
 
 # Not tfx.v1: it imports Google Cloud's AI Platform SDK, 8 s of every run's start-up.
@@ -33,8 +32,8 @@ from models.common.family import Family, load_family
 from pipeline import datasets
 from pipeline.config import ForgeConfig
 from pipeline.evaluation import eval_config
+from pipeline.schema import curated_schema
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 HASH_BUCKETS = 100
 
 
@@ -54,18 +53,10 @@ class Deployment:
   metadata_connection_config: Optional[object] = None  # None: the orchestrator's own
   trainer_resources: Optional[object] = None  # a KFP ResourceSpec proto
   baseline_strategy: Type = LatestBlessedOtherModelStrategy
+  # The strategy also takes the Trainer's model, to leave it (and incompatible baselines) out.
+  baseline_takes_candidate: bool = True
   # Finds the drift baseline; None: no drift check (KFP v2 compiles only TFX's own strategies).
   drift_baseline_strategy: Optional[Type] = LatestAcceptedStatisticsStrategy
-
-
-def curated_schema(config: ForgeConfig) -> Path | None:
-  """The schema to import instead of inferring one: data.schema, else
-  schemas/<dataset>/schema.pbtxt when the project has one."""
-  if config.data.schema_path is not None:
-    return config.data.schema_path.resolve()
-  dataset = config.data.dataset or config.data.builtin
-  candidate = PROJECT_DIR / 'schemas' / str(dataset) / 'schema.pbtxt'
-  return candidate if dataset and candidate.is_file() else None
 
 
 def local_beam_args(args: List[str]) -> List[str]:
@@ -80,10 +71,11 @@ def local_beam_args(args: List[str]) -> List[str]:
 
 
 def local_deployment(config: ForgeConfig) -> Deployment:
-  """This machine: LocalDagRunner, Beam's DirectRunner, ML Metadata in sqlite."""
+  """This machine: LocalDagRunner, Beam's DirectRunner, ML Metadata in sqlite. A built-in
+  dataset is read from <root>/data, where the runner writes it (datasets.materialize)."""
   root = config.pipeline.root.resolve()
-  source = datasets.resolve(config.data.builtin, config.data.path, config.data.format,
-                            root / 'data')
+  source = datasets.locate(config.data.builtin, config.data.path, config.data.format,
+                           root / 'data')
   schema_file = curated_schema(config)
   return Deployment(
       pipeline_root=str(root),
@@ -246,7 +238,7 @@ def create_pipeline(config: ForgeConfig,
   if deployment.trainer_resources is not None:
     trainer.with_platform_config(deployment.trainer_resources)
   candidate = ({'candidate': trainer.outputs['model']}
-               if deployment.baseline_strategy is LatestBlessedOtherModelStrategy else {})
+               if deployment.baseline_takes_candidate else {})
   baseline_resolver = Resolver(
       strategy_class=deployment.baseline_strategy,
       model=Channel(type=standard_artifacts.Model),

@@ -18,7 +18,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from base.names import safe_column
 from components.common.examples import raw_columns
-from base.signature_names import SERVING_DEFAULT, SERVING_RAW
+from base.signature_names import SERVING_DEFAULT
 
 _DTYPES = {schema_pb2.FLOAT: tf.float32, schema_pb2.INT: tf.int64, schema_pb2.BYTES: tf.string}
 

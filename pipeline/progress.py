@@ -1,8 +1,7 @@
 """Per-component progress on the console while TFX's own logs go to a file.
 
-LocalDagRunner announces each component through absl logging ("Component X is running." /
-"... is finished."); the handler here turns those records into one line per component
-with its duration. Everything else (TensorFlow, Beam, TFX INFO logs, warnings, C++
+The local runner tells ComponentProgress when each component starts and finishes
+(pipeline/local_dag.py); it prints one line per component with its duration. Everything else (TensorFlow, Beam, TFX INFO logs, warnings, C++
 messages on stderr) goes to the run's log file unless --verbose.
 """
 from __future__ import annotations
@@ -11,7 +10,6 @@ import contextlib
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Dict, List, Optional, TextIO
 
@@ -19,19 +17,13 @@ import absl.logging
 
 from base.env import release_free_memory
 
-_STARTED = 'Component %s is running.'
-_FINISHED = 'Component %s is finished.'
-_CACHED = 'A cached execution %d is used.'
-
-
 class ComponentProgress(logging.Handler):
-  """Prints component start/finish lines and `forge.progress` messages to the console."""
+  """Prints a line when each component starts and finishes (the runner's listener) and the
+  `forge.progress` messages components log; frees memory between components."""
 
   def __init__(self, console: TextIO):
     super().__init__(level=logging.INFO)
     self._console = console
-    self._started_at = 0.0
-    self._cached = False
     self.current: Optional[str] = None
     self.durations: Dict[str, float] = {}
     self.cached: List[str] = []
@@ -43,21 +35,19 @@ class ComponentProgress(logging.Handler):
   def emit(self, record: logging.LogRecord) -> None:
     if record.name.startswith('forge.progress'):
       self._say(record.getMessage())
-    elif record.msg == _STARTED:
-      self.current, self._started_at, self._cached = record.args[0], time.monotonic(), False
-      self._say(f'> {self.current} ...')
-    elif record.msg == _CACHED:
-      self._cached = True
-    elif record.msg == _FINISHED and self.current:
-      seconds = time.monotonic() - self._started_at
-      self.durations[self.current] = seconds
-      if self._cached:
-        self.cached.append(self.current)
-      note = ' (cached)' if self._cached else ''
-      self._say(f'  {self.current} done in {seconds:.1f} s{note}')
-      self.current = None
-      if seconds > 1:  # a collection costs a few tenths of a second
-        release_free_memory()
+
+  def started(self, node_id: str) -> None:
+    self.current = node_id
+    self._say(f'> {node_id} ...')
+
+  def finished(self, node_id: str, seconds: float, cached: bool) -> None:
+    self.durations[node_id] = seconds
+    if cached:
+      self.cached.append(node_id)
+    self._say(f'  {node_id} done in {seconds:.1f} s{" (cached)" if cached else ""}')
+    self.current = None
+    if seconds > 1:  # a collection costs a few tenths of a second
+      release_free_memory()
 
 
 @contextlib.contextmanager

@@ -11,11 +11,10 @@ import time
 from pathlib import Path
 from typing import Dict, Optional
 
-from tfx.orchestration.local.local_dag_runner import LocalDagRunner
-
 from components.serving_pusher import check as serving_check
-from pipeline import summary as run_summary
+from pipeline import datasets, summary as run_summary
 from pipeline.config import ForgeConfig
+from pipeline.local_dag import ListenedLocalDagRunner
 from pipeline.pipeline import create_pipeline
 from pipeline.progress import console_progress
 
@@ -69,16 +68,17 @@ def _run(config: ForgeConfig, verbose: bool) -> LocalRun:
   started = time.monotonic()
   error, failed_component = None, None
   with console_progress(log_path, verbose) as progress:
-    serving_check.start_early()
+    early_check = serving_check.Prestarted()
     try:
-      LocalDagRunner().run(create_pipeline(config))
+      datasets.materialize(config.data.builtin, config.pipeline.root.resolve() / 'data')
+      ListenedLocalDagRunner(progress).run(create_pipeline(config))
     except Exception as err:  # pylint: disable=broad-except  (returned, with its traceback logged)
       error, failed_component = err, progress.current
       # The console shows the short message; the run log keeps the whole traceback.
       logging.getLogger(__name__).error('%s failed', failed_component or 'The pipeline',
                                         exc_info=True)
     finally:
-      serving_check.stop_early_start()
+      early_check.close()
     seconds = time.monotonic() - started
     summary = None
     if config.metadata_path.is_file():

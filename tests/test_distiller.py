@@ -7,13 +7,15 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from base.settings import DistillationSection
 from components.distiller import distill as distillation
 from components.distiller.executor import distill
 from models.common.family import load_family
 from pipeline.summary import read_latest_run
 from tfx.utils import path_utils
 
-SETTINGS = {'temperature': 4.0, 'alpha': 0.1, 'steps': 300, 'learning_rate': 0.01}
+SETTINGS = {'enabled': True, 'temperature': 4.0, 'alpha': 0.1, 'steps': 300,
+            'learning_rate': 0.01}
 
 
 @pytest.fixture(scope='module')
@@ -21,13 +23,13 @@ def penguin_artifacts(penguin_runs):
   outputs = read_latest_run(penguin_runs[0].config.metadata_path).outputs
   return (path_utils.serving_model_path(outputs['Trainer']['model'][0]),
           tft.TFTransformOutput(outputs['Transform']['transform_graph'][0]),
-          outputs['Transform']['transformed_examples'][0], load_family('penguin'))
+          outputs['Transform']['transformed_examples'][0], load_family('penguin', with_body=True))
 
 
 def test_a_smaller_student_reports_both_models(penguin_artifacts):
   teacher_dir, tft_output, examples, family = penguin_artifacts
   student, report = distill(teacher_dir, tft_output, examples, family,
-                            {**SETTINGS, 'student_hparams': {'hidden_units': [4]}}, 32)
+                            DistillationSection(**SETTINGS, student_hparams={'hidden_units': [4]}), 32)
   assert report['student']['parameters'] == student.count_params()
   assert report['student']['parameters'] < report['teacher']['parameters']
   assert 0.5 < report['teacher']['accuracy'] <= 1 and 0 <= report['student']['accuracy'] <= 1
@@ -39,7 +41,7 @@ def test_a_student_like_its_teacher_matches_it(penguin_artifacts):
   sizes = [layer.units for layer in teacher.layers
            if isinstance(layer, tf.keras.layers.Dense) and layer.name != 'probabilities']
   _, report = distill(teacher_dir, tft_output, examples, family,
-                      {**SETTINGS, 'student_hparams': {'hidden_units': sizes}}, 32)
+                      DistillationSection(**SETTINGS, student_hparams={'hidden_units': sizes}), 32)
   assert report['student']['parameters'] == report['teacher']['parameters']
   assert abs(report['student']['accuracy'] - report['teacher']['accuracy']) <= 0.02
 

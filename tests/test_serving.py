@@ -2,6 +2,7 @@
 pre-push serving check, atomic versions with models.config and rollback, `forge predict`."""
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -90,19 +91,21 @@ def test_the_check_process_started_early_serves_one_check_in_a_clean_process(pus
   overlaps the pipeline; it must still be a process without TensorFlow Transform, TFX or
   Beam loaded (as TF Serving has none of them), and serve one check only."""
   _, model_dir, _ = pushed
-  check.start_early()
-  early = check._waiting  # pylint: disable=protected-access
+  early = check.Prestarted()
+  assert os.environ[check.PRESTARTED] == early.address
   assert 'answered' in check.check_in_subprocess(str(model_dir))
-  assert early.returncode == 0 and check._waiting is None  # pylint: disable=protected-access
+  assert early.process.wait(timeout=30) == 0  # it served that check and ended
+  assert check.PRESTARTED not in os.environ  # the next check starts its own process
+  early.close()
   probe = subprocess.run(
       [sys.executable, '-c', 'import sys; from components.serving_pusher import check; '
        'print(sorted(m for m in ("tensorflow_transform", "tfx", "apache_beam") '
        'if m in sys.modules))'], capture_output=True, text=True, check=True)
   assert probe.stdout.strip() == '[]'
-  check.start_early()
-  unused = check._waiting  # pylint: disable=protected-access
-  check.stop_early_start()
-  assert unused.poll() is not None
+  unused = check.Prestarted()
+  unused.close()
+  assert unused.process.poll() is not None and check.PRESTARTED not in os.environ
+  assert 'answered' in check.check_in_subprocess(str(model_dir))  # a process of its own
 
 
 class _BrokenModel(tf.Module):

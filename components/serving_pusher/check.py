@@ -6,13 +6,18 @@ a model server would.
 
 TFX's InfraValidator does this with a real model server, which needs Docker or
 Kubernetes; this check runs anywhere. Usage: python -m components.serving_pusher.check DIR,
-or with --stdin, which reads DIR from standard input once TensorFlow is imported.
+or with --listen SOCKET, which serves one check once TensorFlow is imported (Prestarted).
 """
 from base import env  # noqa: F401  (before TensorFlow)
 
+import os
+import shutil
 import subprocess
 import sys
-from typing import Optional
+import tempfile
+import threading
+import time
+from multiprocessing import connection
 
 import numpy as np
 import tensorflow as tf
@@ -65,52 +70,93 @@ def check_model(model_dir: str) -> str:
   return f'{len(probabilities)} signatures answered {rows} warm-up rows identically'
 
 
-_waiting: Optional[subprocess.Popen] = None  # see start_early
+# A check process started ahead of the Pusher listens at the unix socket this names.
+PRESTARTED = 'FORGE_SERVING_CHECK_ADDRESS'
+_CONNECT_SECONDS = 60  # a prestarted process binds once TensorFlow is imported
 
 
-def _start() -> subprocess.Popen:
-  return subprocess.Popen([sys.executable, '-m', 'components.serving_pusher.check', '--stdin'],
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+class Prestarted:
+  """A check process started with the run (the local runner does, pipeline/runner.py), so
+  its TensorFlow import (7 s on 2 cores) overlaps the pipeline's work instead of adding to
+  the Pusher's. It serves one check at a unix socket whose path goes into the environment
+  (PRESTARTED), where the Pusher's executor finds it; under an orchestrator that starts
+  none, the executor starts a process of its own. The process loads the model fresh, and
+  ends with this one (its stdin closes)."""
+
+  def __init__(self):
+    self._folder = tempfile.mkdtemp(prefix='forge-check-')
+    self.address = os.path.join(self._folder, 'socket')
+    self.process = subprocess.Popen(
+        [sys.executable, '-m', 'components.serving_pusher.check', '--listen', self.address],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.environ[PRESTARTED] = self.address
+
+  def close(self) -> None:
+    """Ends the process if no check used it (e.g. a run from the cache)."""
+    if os.environ.get(PRESTARTED) == self.address:
+      del os.environ[PRESTARTED]
+    self.process.kill()
+    self.process.wait()
+    shutil.rmtree(self._folder, ignore_errors=True)
 
 
-def start_early() -> None:
-  """Starts the next check's process now, so that its TensorFlow import (7 s on 2 cores)
-  overlaps the pipeline's work instead of adding to the Pusher's; the local runner calls
-  it before the pipeline runs. The process still loads the model fresh, and serves one
-  check only. It exits by itself when this process ends (its stdin closes)."""
-  global _waiting
-  if _waiting is None or _waiting.poll() is not None:
-    _waiting = _start()
-
-
-def stop_early_start() -> None:
-  """Ends a process start_early started that no check used (e.g. a run from the cache)."""
-  global _waiting
-  if _waiting is not None:
-    _waiting.kill()
-    _waiting.wait()
-    _waiting = None
+def _connect(address: str):
+  deadline = time.monotonic() + _CONNECT_SECONDS
+  while True:
+    try:
+      return connection.Client(address, family='AF_UNIX')
+    except (FileNotFoundError, ConnectionRefusedError):
+      if time.monotonic() > deadline:
+        return None
+      time.sleep(0.2)
 
 
 def check_in_subprocess(model_dir: str, timeout: int = 300) -> str:
-  """Runs check_model in a fresh Python process (the one start_early started, if any);
-  raises ServingCheckError with its output."""
-  global _waiting
-  start_early()
-  process, _waiting = _waiting, None
+  """Runs check_model in a process without the pipeline's libraries: the prestarted one
+  when the environment names one, else a fresh one; raises ServingCheckError."""
+  address = os.environ.pop(PRESTARTED, None)  # it serves one check
+  client = _connect(address) if address else None
+  if client is None:
+    return _check_in_new_process(model_dir, timeout)
+  with client:
+    client.send(model_dir)
+    if not client.poll(timeout):
+      raise ServingCheckError(f'the check did not finish in {timeout} s')
+    failed, text = client.recv()
+  if failed:
+    raise ServingCheckError(text)
+  return text
+
+
+def _check_in_new_process(model_dir: str, timeout: int) -> str:
   try:
-    stdout, stderr = process.communicate(model_dir + '\n', timeout=timeout)
+    done = subprocess.run([sys.executable, '-m', 'components.serving_pusher.check', model_dir],
+                          capture_output=True, text=True, timeout=timeout, check=False)
   except subprocess.TimeoutExpired:
-    process.kill()
-    process.wait()
     raise ServingCheckError(f'the check did not finish in {timeout} s') from None
-  if process.returncode != 0:
-    reasons = [line for line in stderr.splitlines() if line.startswith(_FAILED)]
+  if done.returncode != 0:
+    reasons = [line for line in done.stderr.splitlines() if line.startswith(_FAILED)]
     raise ServingCheckError(reasons[-1][len(_FAILED):] if reasons else
-                            f'the check process exited with {process.returncode}: '
-                            f'{stderr.strip()[-2000:]}')
-  return stdout.strip()
+                            f'the check process exited with {done.returncode}: '
+                            f'{done.stderr.strip()[-2000:]}')
+  return done.stdout.strip()
+
+
+def _described(err: ServingCheckError) -> str:
+  return f'{err}: {_one_line(err.__cause__)}' if err.__cause__ else str(err)
+
+
+def _serve_one_check(address: str) -> int:
+  """--listen: one check for the first client; ends when the parent does (stdin closes)."""
+  threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)),  # pylint: disable=protected-access
+                   daemon=True).start()
+  with connection.Listener(address, family='AF_UNIX') as listener, listener.accept() as client:
+    model_dir = client.recv()
+    try:
+      client.send((False, check_model(model_dir)))
+    except ServingCheckError as err:
+      client.send((True, _described(err)))
+  return 0
 
 
 def _one_line(error: Exception) -> str:
@@ -121,14 +167,12 @@ def _one_line(error: Exception) -> str:
 
 
 def main(argv) -> int:
-  model_dir = sys.stdin.readline().strip() if argv[1] == '--stdin' else argv[1]
-  if not model_dir:  # started early, then not needed
-    return 0
+  if argv[1] == '--listen':
+    return _serve_one_check(argv[2])
   try:
-    print(check_model(model_dir))
+    print(check_model(argv[1]))
   except ServingCheckError as err:
-    cause = f': {_one_line(err.__cause__)}' if err.__cause__ else ''
-    print(f'{_FAILED}{err}{cause}', file=sys.stderr)
+    print(f'{_FAILED}{_described(err)}', file=sys.stderr)
     return 1
   return 0
 

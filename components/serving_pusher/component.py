@@ -6,7 +6,7 @@ from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from components.common.fingerprint import code_fingerprint
-from components.serving_pusher import executor
+from components.serving_pusher import executor, model_config
 
 
 class ServingPusherSpec(ComponentSpec):
@@ -32,7 +32,8 @@ class ServingPusher(base_component.BaseComponent):
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
   def __init__(self, model, model_blessing, examples, serving_dir: str, model_name: str,
-               label_key: str, warmup_rows: int = 16, keep_versions: int = 2):
+               label_key: str, warmup_rows: int = 16,
+               keep_versions: int = model_config.KEEP_VERSIONS):
     super().__init__(spec=ServingPusherSpec(
         model=model, model_blessing=model_blessing, examples=examples,
         serving_dir=serving_dir, model_name=model_name, label_key=label_key,

@@ -3,13 +3,15 @@ which models the server loads, from where, and which versions."""
 from __future__ import annotations
 
 import posixpath
-from typing import Optional
+from typing import Iterable, Optional, Set
 
 import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 FILE_NAME = 'models.config'
+# Versions served at once: the previous version stays loaded for a rollback.
+KEEP_VERSIONS = 2
 
 
 def read(serving_dir: str) -> model_server_config_pb2.ModelServerConfig:
@@ -19,6 +21,22 @@ def read(serving_dir: str) -> model_server_config_pb2.ModelServerConfig:
     with tf.io.gfile.GFile(path) as source:
       text_format.Parse(source.read(), config)
   return config
+
+
+def add_model(config: model_server_config_pb2.ModelServerConfig, model_name: str,
+              base_path: str, keep_versions: int = KEEP_VERSIONS):
+  """Lists a model that serves its newest `keep_versions` versions; returns its entry."""
+  entry = config.model_config_list.config.add(
+      name=model_name, base_path=base_path, model_platform='tensorflow')
+  entry.model_version_policy.latest.num_versions = keep_versions
+  return entry
+
+
+def one_model(model_name: str, base_path: str) -> str:
+  """The models.config text for one model (the Kubeflow serving manifests ship it)."""
+  config = model_server_config_pb2.ModelServerConfig()
+  add_model(config, model_name, base_path)
+  return text_format.MessageToString(config)
 
 
 def write(serving_dir: str, config: model_server_config_pb2.ModelServerConfig) -> str:
@@ -38,16 +56,15 @@ def _entry(config, model_name: str):
   return None
 
 
-def register(serving_dir: str, model_name: str, keep_versions: int) -> Optional[int]:
+def register(serving_dir: str, model_name: str,
+             keep_versions: int = KEEP_VERSIONS) -> Optional[int]:
   """Adds the model (serving its latest `keep_versions` versions) if it is not listed yet;
   returns the pinned version when a rollback pins one, else None."""
   config = read(serving_dir)
   entry = _entry(config, model_name)
   if entry is None:
-    entry = config.model_config_list.config.add(
-        name=model_name, base_path=posixpath.join(serving_dir, model_name),
-        model_platform='tensorflow')
-    entry.model_version_policy.latest.num_versions = keep_versions
+    entry = add_model(config, model_name, posixpath.join(serving_dir, model_name),
+                      keep_versions)
     write(serving_dir, config)
   if entry.model_version_policy.HasField('specific'):
     return entry.model_version_policy.specific.versions[0]
@@ -69,7 +86,7 @@ def pin(serving_dir: str, model_name: str, version: int) -> str:
   return write(serving_dir, config)
 
 
-def unpin(serving_dir: str, model_name: str, keep_versions: int) -> str:
+def unpin(serving_dir: str, model_name: str, keep_versions: int = KEEP_VERSIONS) -> str:
   config = read(serving_dir)
   entry = _entry(config, model_name)
   if entry is None:
@@ -77,3 +94,14 @@ def unpin(serving_dir: str, model_name: str, keep_versions: int) -> str:
   entry.model_version_policy.ClearField('specific')
   entry.model_version_policy.latest.num_versions = keep_versions
   return write(serving_dir, config)
+
+
+def served_versions(serving_dir: str, model_name: str, on_disk: Iterable[int]) -> Set[int]:
+  """The versions TF Serving loads by models.config's policy: the pinned one, or the newest
+  `num_versions` of those on disk (KEEP_VERSIONS when the model is not listed yet)."""
+  entry = _entry(read(serving_dir), model_name)
+  policy = entry.model_version_policy if entry is not None else None
+  if policy is not None and policy.HasField('specific'):
+    return set(policy.specific.versions)
+  keep = policy.latest.num_versions if policy is not None else KEEP_VERSIONS
+  return set(sorted(on_disk)[-keep:])

@@ -12,7 +12,7 @@ import html
 import json
 import re
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, Optional, Sequence
 
 import tensorflow_model_analysis as tfma
 
@@ -249,7 +249,7 @@ def _pushed_section(summary: RunSummary) -> str:
 
 def render(config: ForgeConfig, summary: RunSummary, previous: Optional[RunSummary],
            error: Optional[str] = None) -> str:
-  from pipeline.pipeline import curated_schema
+  from pipeline.schema import curated_schema
   schema = curated_schema(config)
   started = datetime.datetime.fromtimestamp(summary.started).strftime('%Y-%m-%d %H:%M:%S')
   verdict = ('<p class="bad">Failed: ' + _e(error) + '</p>' if error else

@@ -1,0 +1,4 @@
+"""`python -m pipeline.cli ...` is `forge ...`."""
+from pipeline.cli import entry
+
+entry()
