@@ -33,9 +33,15 @@ def _eval_examples(run, count=32):
 def pushed(request, penguin_runs, taxi_run, digits_runs, text_run):
   run = {'penguin': penguin_runs[0], 'taxi': taxi_run, 'digits': digits_runs.first,
          'text': text_run}[request.param]
-  assert 'Blessed. Pushed to' in run.output, run.output
-  model_dir = pushed_version_dirs(run)[-1]
+  model_dir = pushed_version_dirs(run)[-1]  # test_each_run_blessed_and_pushed: the outcome
   return run, model_dir, tf.saved_model.load(str(model_dir))
+
+
+@pytest.mark.parametrize('name', ['penguin', 'taxi', 'digits', 'text'])
+def test_each_run_blessed_and_pushed(name, penguin_runs, taxi_run, digits_runs, text_run):
+  run = {'penguin': penguin_runs[0], 'taxi': taxi_run, 'digits': digits_runs.first,
+         'text': text_run}[name]
+  assert 'Blessed. Pushed to' in run.output, run.output
 
 
 def test_both_serving_signatures_agree_on_eval_rows(pushed):
