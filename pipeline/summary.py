@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import ml_metadata as mlmd
-import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
+
+from components.common.evaluation import gate_failures, overall_metrics
 
 HISTORY_FILE = 'history.json'  # written by models/common/training.py beside TensorBoard's logs
 # Input resolution, not work: it "runs" on every run and has no cache.
@@ -80,19 +81,6 @@ def artifacts_by_key(store, execution_id: int, event_type=metadata_store_pb2.Eve
   return grouped
 
 
-def _overall_metrics(evaluation_uri: str) -> Dict[str, float]:
-  figures = {}
-  for metrics_for_slice in tfma.load_metrics(evaluation_uri):
-    if metrics_for_slice.slice_key.single_slice_keys:
-      continue
-    for entry in metrics_for_slice.metric_keys_and_values:
-      if entry.key.is_diff or entry.key.model_name == 'baseline':
-        continue
-      if entry.value.HasField('double_value'):
-        figures[entry.key.name] = entry.value.double_value.value
-  return figures
-
-
 def _drift(measurements_uri: str) -> Dict[str, Tuple[float, float]]:
   from components.validation_gate.drift import read_measurements
   return {'/'.join(info.path.step): (info.drift_measurements[0].value,
@@ -104,35 +92,6 @@ def _drift(measurements_uri: str) -> Dict[str, Tuple[float, float]]:
 def _read_json(folder: str, name: str) -> dict:
   with open(os.path.join(folder, name), encoding='utf-8') as f:
     return json.load(f)
-
-
-def describe_failure(failure) -> str:
-  """'accuracy: 0.3431, below the minimum 0.9000', or the change against the baseline."""
-  name = failure.metric_key.name
-  value = failure.metric_value.double_value.value
-  threshold = failure.metric_threshold
-  if failure.metric_key.is_diff:
-    allowed = abs(threshold.change_threshold.absolute.value)
-    if threshold.change_threshold.direction == tfma.MetricDirection.LOWER_IS_BETTER:
-      text = (f'{name}: {value:+.4f} against the last blessed model, a larger increase than '
-              f'the {allowed:.4f} allowed (max_increase)')
-    else:
-      text = (f'{name}: {value:+.4f} against the last blessed model, a larger drop than the '
-              f'{allowed:.4f} allowed (max_drop)')
-  else:
-    bounds = threshold.value_threshold
-    limits = ([f'below the minimum {bounds.lower_bound.value:.4f}']
-              if bounds.HasField('lower_bound') else []) + (
-              [f'above the maximum {bounds.upper_bound.value:.4f}']
-              if bounds.HasField('upper_bound') else [])
-    text = f'{name}: {value:.4f}, {" or ".join(limits) or "outside its threshold"}'
-  return f'{text} ({failure.message})' if failure.message else text
-
-
-def _gate_failures(evaluation_uri: str) -> List[str]:
-  result = tfma.load_validation_result(evaluation_uri)
-  return [describe_failure(failure) for per_slice in result.metric_validations_per_slice
-          for failure in per_slice.failures]
 
 
 def read_latest_run(metadata_path: Path) -> RunSummary:
@@ -160,8 +119,8 @@ def read_run(store, run: metadata_store_pb2.Context) -> RunSummary:
                              for key, artifacts in outputs.items()}
     if 'evaluation' in outputs:
       uri = outputs['evaluation'][0].uri
-      summary.metrics = _overall_metrics(uri)
-      summary.gate_failures = _gate_failures(uri)
+      summary.metrics = overall_metrics(uri)
+      summary.gate_failures = gate_failures(uri)
     if 'blessing' in outputs:
       blessed = outputs['blessing'][0].custom_properties.get('blessed')
       summary.blessed = bool(blessed and blessed.int_value == 1)

@@ -13,7 +13,8 @@ from ml_metadata.proto import metadata_store_pb2
 from tensorflow_model_analysis.proto import validation_result_pb2
 
 from pipeline import datasets
-from pipeline.summary import describe_failure, open_store, read_latest_run
+from components.common.evaluation import describe_failure
+from pipeline.summary import open_store, read_latest_run
 from tests.conftest import FORGE, PROJECT_DIR, forge_run, pushed_version_dirs, write_config
 
 

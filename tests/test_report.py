@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from components.common import statistics
 from pipeline import cli
-from pipeline.report import data
 from pipeline.summary import read_run, open_store
 from tests.conftest import PROJECT_DIR
 
@@ -72,7 +72,7 @@ def test_report_holds_every_section_with_the_runs_numbers(penguin_runs):
                    + re.escape(f'{accuracy:.4f}') + '</td>', source)
   assert 'island = Biscoe' in text and 'island = Dream' in text
   # Rows per split from StatisticsGen; the schema in use; training curves; pushes.
-  splits = data.split_statistics(summary.outputs['StatisticsGen']['statistics'][0])
+  splits = statistics.split_statistics(summary.outputs['StatisticsGen']['statistics'][0])
   for split, dataset in splits.items():
     assert re.search(f'<td>{split}</td><td class="num">{dataset.num_examples}</td>', source)
   assert 'schemas/penguins/schema.pbtxt' in text and 'No anomalies' in text

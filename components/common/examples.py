@@ -2,21 +2,24 @@
 (ServingPusher's warm-up, LeakageCheck, ModelOptimizer's calibration and measurement).
 
 A split's folder comes from the artifact (artifact_utils.get_split_uri), as TFX lays it
-out, so a change of layout there is followed here.
+out, so a change of layout there is followed here. TFX is imported only to read a split:
+the serving check imports this module in a process that must load TensorFlow alone.
 """
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterator, List
+from typing import TYPE_CHECKING, Dict, Iterator, List
 
 import numpy as np
 import tensorflow as tf
-from tfx import types
-from tfx.types import artifact_utils
+
+if TYPE_CHECKING:
+  from tfx import types
 
 
 def split_files(examples: types.Artifact, split: str) -> List[str]:
   """The files of one split of an Examples artifact (gzipped TFRecords)."""
+  from tfx.types import artifact_utils  # pylint: disable=import-outside-toplevel
   return sorted(tf.io.gfile.glob(f'{artifact_utils.get_split_uri([examples], split)}/*'))
 
 
@@ -68,7 +71,7 @@ def raw_columns(examples: List[bytes],
 def examples_artifact(uri: str, splits=('train', 'eval')) -> types.Artifact:
   """An Examples artifact for a folder ExampleGen wrote (tools and tests outside a run)."""
   # pylint: disable=import-outside-toplevel
-  from tfx.types import standard_artifacts
+  from tfx.types import artifact_utils, standard_artifacts
   examples = standard_artifacts.Examples()
   examples.uri = uri
   examples.split_names = artifact_utils.encode_split_names(list(splits))

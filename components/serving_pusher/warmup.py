@@ -4,15 +4,17 @@ does not pay for graph initialisation."""
 from __future__ import annotations
 
 import posixpath
-from typing import Dict, List
+from typing import TYPE_CHECKING, Dict, List
 
 import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
-from tfx import types
 
 from base.signature_names import SERVING_DEFAULT, SERVING_RAW
 from components.common.examples import iter_examples, raw_columns, without_label
+
+if TYPE_CHECKING:  # the serving check's process imports this module without TFX
+  from tfx import types
 
 WARMUP_FILE = 'assets.extra/tf_serving_warmup_requests'
 

@@ -16,6 +16,7 @@ from typing import Dict, Iterable, Optional, Sequence
 
 import tensorflow_model_analysis as tfma
 
+from components.common import statistics
 from components.validation_gate.drift import read_schema
 from pipeline.config import ForgeConfig
 from pipeline.report import data, plots
@@ -74,7 +75,7 @@ def _data_section(splits: Optional[Dict[str, object]]) -> str:
   for split, dataset in splits.items():
     rows = [(f.name, f.type, f'{f.missing:.1%}', f.summary,
              plots.histogram(*f.buckets, alt=f'{f.name} distribution'))
-            for f in data.features(dataset)]
+            for f in statistics.features(dataset)]
     body += f'<h3>{_e(split)} split</h3>' + _table(
         ['feature', 'type', 'missing', 'values', 'distribution'], rows, raw_columns={4})
   return _section('data', 'Data', body)
@@ -83,7 +84,7 @@ def _data_section(splits: Optional[Dict[str, object]]) -> str:
 def _schema_section(summary: RunSummary, schema_location: str) -> str:
   from components.validation_gate.executor import describe_anomalies
   anomalies_uri = _first(summary, 'ExampleValidator', 'anomalies')
-  problems = (describe_anomalies(anomalies_uri, data.split_names(anomalies_uri))
+  problems = (describe_anomalies(anomalies_uri, statistics.split_names(anomalies_uri))
               if anomalies_uri else [])
   body = ('<p class="bad">Anomalies:</p><ul>' + ''.join(f'<li>{_e(p)}</li>' for p in problems)
           + '</ul>' if problems else
@@ -92,7 +93,7 @@ def _schema_section(summary: RunSummary, schema_location: str) -> str:
   schema_uri = _schema_uri(summary)
   if schema_uri:
     schema = read_schema(schema_uri)
-    described = [(f.name, *data.describe_feature(f, schema).values()) for f in schema.feature]
+    described = [(f.name, *statistics.describe_feature(f, schema).values()) for f in schema.feature]
     body += f'<p>Schema in use: {_e(schema_location)}</p>' + _table(
         ['feature', 'type', 'presence', 'domain', 'drift threshold', 'not in'], described)
   return _section('schema', 'Anomalies and schema', body)
@@ -110,7 +111,7 @@ def _changes_section(summary: RunSummary, statistics: Optional[Dict[str, object]
     body += ('<h3>Schema</h3><ul>' + ''.join(f'<li>{_e(c)}</li>' for c in changes) + '</ul>'
              if changes else '<p>Schema: unchanged.</p>')
   if statistics is not None:
-    changed = data.statistics_changes(data.split_statistics(_statistics_uri(previous)),
+    changed = data.statistics_changes(statistics.split_statistics(_statistics_uri(previous)),
                                       statistics)
     body += ('<h3>Statistics</h3>' + _table(['what', 'before', 'now'], changed) if changed
              else '<p>Statistics: unchanged.</p>')
@@ -256,11 +257,11 @@ def render(config: ForgeConfig, summary: RunSummary, previous: Optional[RunSumma
              '<p class="ok">Blessed</p>' if summary.blessed else
              '<p class="bad">Not blessed</p>')
   statistics_uri = _statistics_uri(summary)
-  statistics = data.split_statistics(statistics_uri) if statistics_uri else None
+  splits = statistics.split_statistics(statistics_uri) if statistics_uri else None
   sections = [
-      _data_section(statistics),
+      _data_section(splits),
       _schema_section(summary, str(schema) if schema else 'inferred by SchemaGen'),
-      _changes_section(summary, statistics, previous),
+      _changes_section(summary, splits, previous),
       _training_section(summary),
       _evaluation_section(summary, config),
       _optimization_section(summary),
