@@ -143,6 +143,29 @@ class OptimizationSection(Section):
   threads: int = Field(1, ge=1, description='LiteRT interpreter threads when timing.')
 
 
+class Owner(Section):
+  name: str
+  contact: Optional[str] = None
+
+
+class EthicalConsideration(Section):
+  name: str = Field(description='A risk, e.g. "under-represented groups in the data".')
+  mitigation_strategy: str = Field(description='What was done about it.')
+
+
+class ModelCardSection(Section):
+  """What the model card of every pushed version says that the data cannot: who owns the
+  model, what it is for, where it fails (forge init writes TODOs to fill in)."""
+  overview: str = Field('', description='What the model does, in a sentence or two.')
+  owners: List[Owner] = Field(default_factory=list)
+  users: List[str] = Field(default_factory=list, description='Who the model is meant for.')
+  use_cases: List[str] = Field(default_factory=list, description='Intended uses.')
+  limitations: List[str] = Field(default_factory=list, description='Known limitations.')
+  tradeoffs: List[str] = Field(default_factory=list)
+  ethical_considerations: List[EthicalConsideration] = Field(default_factory=list)
+  references: List[str] = Field(default_factory=list)
+
+
 S = TypeVar('S', bound=Section)
 
 

@@ -13,8 +13,8 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from base.names import SAFE_NAME
-from base.settings import (DistillationSection, OptimizationSection, Section, TrainingSection,
-                           TuningSection)
+from base.settings import (DistillationSection, ModelCardSection, OptimizationSection, Section,
+                           TrainingSection, TuningSection)
 from models.common.family import MODELS_DIR
 from pipeline import datasets
 
@@ -50,7 +50,11 @@ class PipelineSection(Section):
 class DataSection(Section):
   builtin: Optional[Literal[tuple(datasets.BUILTIN)]] = Field(
       None, description='A dataset that ships in an installed package.')
-  path: Optional[Path] = Field(None, description='A file or a directory of files.')
+  path: Optional[Path] = Field(None, description='A file or a directory of files; TFX span '
+                               'specs ({SPAN}, {VERSION}, {YYYY}/{MM}/{DD}) in its names make '
+                               'each run read the newest span.')
+  window: int = Field(1, ge=1, description='Spans to train on: this run\'s and the newest '
+                      'accepted ones before it (needs a span pattern).')
   format: Literal['csv', 'tfrecord'] = 'csv'
   schema_path: Optional[Path] = Field(
       None, alias='schema',
@@ -79,7 +83,16 @@ class DataSection(Section):
       raise ValueError(
           'set exactly one of data.builtin (one of: '
           f'{", ".join(datasets.BUILTIN)}) or data.path (a CSV/TFRecord file or directory)')
+    if self.window > 1 and not self.has_spans:
+      raise ValueError(f'data.window {self.window} needs spans: put {{SPAN}} in data.path\'s '
+                       'file or folder names (e.g. data/span-{SPAN}/rows.csv)')
     return self
+
+  @property
+  def has_spans(self) -> bool:
+    if self.builtin is not None:
+      return datasets.has_spans(datasets.BUILTIN[self.builtin].pattern)
+    return datasets.has_spans(self.path)
 
 
 class FeatureRoles(Section):
@@ -271,6 +284,7 @@ class ForgeConfig(Section):
   optimization: OptimizationSection = Field(default_factory=OptimizationSection)
   outputs: OutputsSection
   beam: BeamSection = Field(default_factory=BeamSection)
+  model_card: ModelCardSection = Field(default_factory=ModelCardSection)
   kubeflow: Optional[KubeflowSection] = None
 
   @model_validator(mode='after')
@@ -366,7 +380,16 @@ def _describe(path: Path, err: ValidationError) -> str:
 
 def _check_paths(path: Path, config: ForgeConfig) -> None:
   data = config.data
-  if data.path is not None and not data.path.exists():
+  if data.path is not None and data.has_spans:
+    source = datasets.locate(None, data.path, data.format, Path('.'))
+    if not source.input_base.is_dir():
+      raise ConfigError(f'{path}: data.path: {source.input_base} (before the span pattern) is '
+                        'not a directory. Point data.path at <folder>/<pattern with {SPAN}>.')
+    if not any(source.input_base.glob(datasets.span_glob(source.pattern))):
+      raise ConfigError(f'{path}: data.path: no file under {source.input_base} matches '
+                        f'{source.pattern} yet. Add the first span, e.g. '
+                        f'{source.pattern.replace("{SPAN}", "1")}.')
+  elif data.path is not None and not data.path.exists():
     raise ConfigError(f'{path}: data.path: {data.path} does not exist. Point it at a '
                       f'{data.format.upper()} file or a directory of them.')
   if data.schema_path is not None and not data.schema_path.is_file():

@@ -2,7 +2,9 @@
 or the user's own CSV/TFRecord files.
 
 ExampleGen reads every file under its input directory that matches a pattern, so a source
-is an (input directory, file pattern) pair.
+is an (input directory, file pattern) pair. A pattern may hold TFX's span specs ({SPAN},
+{VERSION}, {YYYY}-{MM}-{DD}) in its file or folder names: ExampleGen then reads the newest
+span (see the ExampleGen guide's "Span, Version and Split").
 """
 from __future__ import annotations
 
@@ -13,11 +15,29 @@ from pathlib import Path
 from typing import Callable, Optional
 
 
+SPAN_SPECS = ('{SPAN}', '{VERSION}', '{YYYY}', '{MM}', '{DD}')
+
+
 @dataclasses.dataclass(frozen=True)
 class DataSource:
   input_base: Path
   pattern: str
   format: str  # 'csv' or 'tfrecord'
+
+  @property
+  def has_spans(self) -> bool:
+    return has_spans(self.pattern)
+
+
+def has_spans(path) -> bool:
+  return any(spec in str(path) for spec in SPAN_SPECS)
+
+
+def span_glob(pattern: str) -> str:
+  """The pattern with each span spec as a wildcard (which files a span pattern covers)."""
+  for spec in SPAN_SPECS:
+    pattern = pattern.replace(spec, '*')
+  return pattern
 
 
 def _package_dir(package: str) -> Path:
@@ -34,6 +54,18 @@ def _write_penguins(path: Path) -> None:
   _write_if_changed(
       path, '\n'.join(','.join('' if cell == 'NA' else cell for cell in line.split(','))
                       for line in original.read_text(encoding='utf-8').splitlines()) + '\n')
+
+
+def _write_penguin_years(folder: Path) -> None:
+  """The penguins copy split by the `year` column into one span a year (2007, 2008, 2009):
+  data that arrives over time, for spans, windows and `forge watch`."""
+  original = _package_dir('palmerpenguins') / 'data' / 'penguins.csv'
+  header, *rows = [','.join('' if cell == 'NA' else cell for cell in line.split(','))
+                   for line in original.read_text(encoding='utf-8').splitlines()]
+  year = header.split(',').index('year')
+  for span in sorted({row.split(',')[year] for row in rows}):
+    _write_if_changed(folder / f'year-{span}' / 'penguins.csv', '\n'.join(
+        [header] + [row for row in rows if row.split(',')[year] == span]) + '\n')
 
 
 def _write_digits(path: Path) -> None:
@@ -58,24 +90,33 @@ def _in_tfx_wheel(*parts: str) -> Callable[[Path], Path]:
   return lambda work_dir: _package_dir('tfx').joinpath('examples', *parts)
 
 
+def _under(name: str) -> Callable[[Path], Path]:
+  return lambda work_dir: work_dir / name
+
+
 @dataclasses.dataclass(frozen=True)
 class Builtin:
-  """A dataset that ships in an installed package: the file ExampleGen reads (under the
-  run's data folder, or in the package itself) and, for a copy, how it is written."""
-  file: Callable[[Path], Path]
+  """A dataset that ships in an installed package: the folder and file pattern ExampleGen
+  reads (under the run's data folder, or in the package itself) and, for a copy, how it is
+  written there."""
+  folder: Callable[[Path], Path]
+  pattern: str
   format: str  # the file format it is read in (a copy in a bucket keeps it)
   write: Optional[Callable[[Path], None]] = None  # None: read in place
+  schema: Optional[str] = None  # its curated schema's folder under schemas/ (default: name)
 
 
 BUILTIN = {
-    'penguins': Builtin(lambda work_dir: work_dir / 'penguins' / 'penguins.csv', 'csv',
-                        _write_penguins),
-    'chicago_taxi': Builtin(
-        _in_tfx_wheel('chicago_taxi_pipeline', 'data', 'simple', 'data.csv'), 'csv'),
+    'penguins': Builtin(_under('penguins'), 'penguins.csv', 'csv',
+                        lambda folder: _write_penguins(folder / 'penguins.csv')),
+    'penguins_spans': Builtin(_under('penguins_spans'), 'year-{SPAN}/penguins.csv', 'csv',
+                              _write_penguin_years, schema='penguins'),
+    'chicago_taxi': Builtin(_in_tfx_wheel('chicago_taxi_pipeline', 'data', 'simple'),
+                            'data.csv', 'csv'),
     # 100 labelled movie reviews (`label`, `text`).
-    'imdb': Builtin(_in_tfx_wheel('imdb', 'data', 'imdb_small_with_labels.txt'), 'csv'),
-    'digits': Builtin(lambda work_dir: work_dir / 'digits' / 'digits.tfrecord', 'tfrecord',
-                      _write_digits),
+    'imdb': Builtin(_in_tfx_wheel('imdb', 'data'), 'imdb_small_with_labels.txt', 'csv'),
+    'digits': Builtin(_under('digits'), 'digits.tfrecord', 'tfrecord',
+                      lambda folder: _write_digits(folder / 'digits.tfrecord')),
 }
 
 
@@ -96,8 +137,12 @@ def locate(builtin: str | None, path: Path | None, data_format: str,
            work_dir: Path) -> DataSource:
   """The ExampleGen input for a config's data section; writes nothing (see materialize)."""
   if builtin is not None:
-    file = BUILTIN[builtin].file(work_dir)
-    return DataSource(file.parent, file.name, BUILTIN[builtin].format)
+    dataset = BUILTIN[builtin]
+    return DataSource(dataset.folder(work_dir), dataset.pattern, dataset.format)
+  if has_spans(path):
+    parts = Path(path).parts
+    fixed = next(i for i, part in enumerate(parts) if has_spans(part))
+    return DataSource(Path(*parts[:fixed]).resolve(), '/'.join(parts[fixed:]), data_format)
   path = path.resolve()
   if path.is_file():
     return DataSource(path.parent, path.name, data_format)
@@ -107,7 +152,7 @@ def locate(builtin: str | None, path: Path | None, data_format: str,
 def materialize(builtin: str | None, work_dir: Path) -> None:
   """Writes a built-in dataset's copy under `work_dir`, when it has one and it changed."""
   if builtin is not None and BUILTIN[builtin].write is not None:
-    BUILTIN[builtin].write(BUILTIN[builtin].file(work_dir))
+    BUILTIN[builtin].write(BUILTIN[builtin].folder(work_dir))
 
 
 def resolve(builtin: str | None, path: Path | None, data_format: str,

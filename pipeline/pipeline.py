@@ -18,16 +18,18 @@ from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import example_gen_pb2
 from tfx.types import Channel, standard_artifacts
 
+from base.settings import to_exec_property
+from components.baseline_resolver.accepted_spans import AcceptedSpansStrategy
 from components.baseline_resolver.accepted_statistics import LatestAcceptedStatisticsStrategy
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
 from components.common.fingerprint import code_fingerprint as component_fingerprint
-from components.example_gen.executor import custom_config as example_gen_config
 from components.example_gen.component import CsvExampleGen, ImportExampleGen
+from components.example_gen.executor import custom_config as example_gen_config
 from components.leakage_check.component import LeakageCheck
+from components.model_card.component import ModelCard
 from components.serving_pusher.component import ServingPusher
 from components.small_batches.component import Evaluator
 from components.validation_gate.component import DataValidationGate
-from base.settings import to_exec_property
 from models.common.family import Family, load_family
 from pipeline import datasets
 from pipeline.config import ForgeConfig
@@ -190,8 +192,19 @@ def create_pipeline(config: ForgeConfig,
       label_key=family.label_key,
       eval_fraction=config.data.eval_fraction,
       code_fingerprint=component_fingerprint('components.validation_gate.component'))
+  span_window = []
+  if config.data.window > 1:
+    # KFP v2 compiles only TFX's own resolver strategies: kubeflow_deployment refuses windows.
+    span_window.append(Resolver(
+        strategy_class=AcceptedSpansStrategy, config={'num_spans': config.data.window},
+        examples=Channel(type=standard_artifacts.Examples,
+                         producer_component_id=example_gen.id),
+        candidate=example_gen.outputs['examples']).with_id('span_window_resolver'))
+  # What Transform analyses and the Trainer reads: this run's span, or the window's spans.
+  training_examples = (span_window[0].outputs['examples'] if span_window
+                       else example_gen.outputs['examples'])
   transform = Transform(
-      examples=example_gen.outputs['examples'],
+      examples=training_examples,
       schema=schema_gen.outputs['schema'],
       preprocessing_fn=family.preprocessing_fn,
       custom_config=family_settings,
@@ -260,14 +273,29 @@ def create_pipeline(config: ForgeConfig,
   mobile_components = (
       _mobile_components(config, deployment, family, family_settings, example_gen, transform,
                          trainer, evaluator) if config.optimization.enabled else [])
+  optimizer, mobile_pusher = (mobile_components[-2:] if mobile_components else (None, None))
+  model_card = ModelCard(
+      pushed_model=pusher.outputs['pushed_model'],
+      model_blessing=evaluator.outputs['blessing'],
+      model_evaluation=evaluator.outputs['evaluation'],
+      model=trainer.outputs['model'], model_run=trainer.outputs['model_run'],
+      statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'],
+      examples=example_gen.outputs['examples'], training_examples=training_examples,
+      pushed_mobile_model=(mobile_pusher.outputs['pushed_mobile_model'] if mobile_pusher
+                           else None),
+      optimization_report=optimizer.outputs['report'] if optimizer else None,
+      settings=to_exec_property(
+          config.model_card, model_name=config.model_name, pipeline_name=config.pipeline.name,
+          family=family.name, task=family.task, classes=list(family.class_names),
+          gates=config.gates.model_dump(mode='json'), data_location=deployment.data_location,
+          train_steps=config.training.train_steps))
   return Pipeline(
       pipeline_name=config.pipeline.name,
       pipeline_root=deployment.pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator,
                   *drift_components, validation_gate,
-                  leakage_check, transform, *tuning_components, trainer, baseline_resolver,
-                  evaluator, pusher,
-                  *mobile_components],
+                  leakage_check, *span_window, transform, *tuning_components, trainer,
+                  baseline_resolver, evaluator, pusher, *mobile_components, model_card],
       enable_cache=True,
       metadata_connection_config=deployment.metadata_connection_config,
       beam_pipeline_args=deployment.beam_args)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Iterator, List, Tuple
 
 from base.names import safe_column
+from pipeline import datasets
 
 # csv's default limit (128 KiB) is smaller than some real text cells.
 FIELD_SIZE_LIMIT = 16 * 2**20
@@ -35,7 +36,16 @@ class DataFileError(ValueError):
 
 
 def data_files(path: Path) -> List[Path]:
-  """The files ExampleGen will read for data.path (a file, or every file in a directory)."""
+  """The files ExampleGen will read for data.path (a file, or every file in a directory);
+  for a span pattern, every span's (ExampleGen reads the newest; the others were read
+  before, or are what data.window adds)."""
+  if datasets.has_spans(path):
+    source = datasets.locate(None, path, 'csv', Path('.'))
+    files = sorted(p for p in source.input_base.glob(datasets.span_glob(source.pattern))
+                   if p.is_file())
+    if not files:
+      raise DataFileError(f'{path}: no file matches the span pattern yet.')
+    return files
   if path.is_file():
     return [path]
   files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith('.'))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline import datasets
 from pipeline.config import ForgeConfig
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -14,6 +15,7 @@ def curated_schema(config: ForgeConfig) -> Path | None:
   schemas/<dataset>/schema.pbtxt when the project has one."""
   if config.data.schema_path is not None:
     return config.data.schema_path.resolve()
-  dataset = config.data.dataset or config.data.builtin
+  builtin = config.data.builtin
+  dataset = config.data.dataset or (builtin and (datasets.BUILTIN[builtin].schema or builtin))
   candidate = PROJECT_DIR / 'schemas' / str(dataset) / 'schema.pbtxt'
   return candidate if dataset and candidate.is_file() else None

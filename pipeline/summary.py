@@ -13,8 +13,8 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
 from components.common.evaluation import gate_failures, overall_metrics
+from models.common.family import HISTORY_FILE
 
-HISTORY_FILE = 'history.json'  # written by models/common/training.py beside TensorBoard's logs
 # Input resolution, not work: it "runs" on every run and has no cache.
 _RESOLVER_TYPE = 'tfx.dsl.components.common.resolver.Resolver'
 _STATE_NAMES = {value: name.lower() for name, value in

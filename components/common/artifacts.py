@@ -1,6 +1,7 @@
 """The artifact types and component-spec pieces more than one component uses: the
-ModelOptimizer writes TFLiteModels and an OptimizationReport that the MobilePusher reads, and
-the Distiller trains further from the Trainer's model as the ModelOptimizer does."""
+ModelOptimizer writes TFLiteModels and an OptimizationReport that the MobilePusher reads,
+the ModelCard reads what both pushers wrote, and the Distiller trains further from the
+Trainer's model as the ModelOptimizer does."""
 from tfx import types
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
@@ -17,6 +18,17 @@ class OptimizationReport(types.Artifact):
 
 
 OPTIMIZATION_REPORT_FILE = 'report.json'
+
+
+class PushedMobileModel(types.Artifact):
+  """Where the .tflite went (custom properties pushed, pushed_destination, variant)."""
+  TYPE_NAME = 'forge.PushedMobileModel'
+
+
+class ModelCard(types.Artifact):
+  """`model_card.json` (validated against components/model_card/model_card.schema.json)
+  and `model_card.html` of a pushed version."""
+  TYPE_NAME = 'forge.ModelCard'
 
 # What a component that trains further from the Trainer's model takes.
 FINE_TUNING_PARAMETERS = {

@@ -1,5 +1,6 @@
 """A StatisticsGen artifact's statistics per split, and each feature summarised in a line;
-a schema feature described in words. The run report and the model card show both."""
+a Schema artifact's schema, and a feature of it described in words. The gate, the run report
+and the model card read them here."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,6 +9,7 @@ from typing import Dict, List, Optional, Tuple
 
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
+from tfx.utils import io_utils
 
 _STANDARD = statistics_pb2.Histogram.STANDARD
 
@@ -85,3 +87,8 @@ def describe_feature(feature: schema_pb2.Feature, schema: schema_pb2.Schema) -> 
                       if feature.presence.HasField('min_fraction') else '',
           'domain': domain, 'drift threshold': drift,
           'not in': ', '.join(feature.not_in_environment)}
+
+
+def read_schema(schema_uri: str) -> schema_pb2.Schema:
+  """The schema.pbtxt of a Schema artifact."""
+  return io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(schema_uri))

@@ -35,13 +35,13 @@ def _accuracy(model: tf.keras.Model, evaluation, family: Family) -> float:
   return float(model.evaluate(evaluation, verbose=0, return_dict=True)['accuracy'])
 
 
-def distill(teacher_dir: str, tft_output, transformed_uri: str, family: Family,
+def distill(teacher_dir: str, tft_output, transformed_uris: List[str], family: Family,
             settings: DistillationSection, batch_size: int):
   """Returns the trained student and the report's figures (without the student's size)."""
   teacher = tf.keras.models.load_model(teacher_dir)
   hparams = family.hparams(settings.student_hparams)
   student = training.build_model(family, tft_output, hparams, settings.learning_rate)
-  train = training.transformed_split(transformed_uri, 'train', tft_output, family, batch_size,
+  train = training.transformed_split(transformed_uris, 'train', tft_output, family, batch_size,
                                      repeat=True)
   progress.info('  Distiller trains the student %s (%d steps, temperature %g)',
                 json.dumps(hparams), settings.steps, settings.temperature)
@@ -49,7 +49,7 @@ def distill(teacher_dir: str, tft_output, transformed_uri: str, family: Family,
                               family.is_binary)
   distillation.compile(optimizer=tf.keras.optimizers.Adam(settings.learning_rate))
   distillation.fit(train, steps_per_epoch=settings.steps, epochs=1, verbose=0)
-  evaluation = training.transformed_split(transformed_uri, 'eval', tft_output, family,
+  evaluation = training.transformed_split(transformed_uris, 'eval', tft_output, family,
                                           batch_size, repeat=False)
   report = {
       'temperature': settings.temperature, 'alpha': settings.alpha,
@@ -73,7 +73,7 @@ class Executor(base_executor.BaseExecutor):
     tft_output = tft.TFTransformOutput(single(input_dict['transform_graph']).uri)
     student, report = distill(
         path_utils.serving_model_path(single(input_dict['model']).uri), tft_output,
-        single(input_dict['transformed_examples']).uri, family, settings,
+        [a.uri for a in input_dict['transformed_examples']], family, settings,
         exec_properties['batch_size'])
     path = training.save_for_serving(student, single(output_dict['student_model']).uri, tft_output,
                                      family)

@@ -5,14 +5,9 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
+from components.common.artifacts import OptimizationReport, PushedMobileModel, TFLiteModels
 from components.common.fingerprint import code_fingerprint
 from components.mobile_pusher import executor
-from components.common.artifacts import OptimizationReport, TFLiteModels
-
-
-class PushedMobileModel(types.Artifact):
-  """Where the .tflite went (custom properties pushed, pushed_destination, variant)."""
-  TYPE_NAME = 'forge.PushedMobileModel'
 
 
 class MobilePusherSpec(ComponentSpec):

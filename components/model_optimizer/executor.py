@@ -190,7 +190,7 @@ class Executor(base_executor.BaseExecutor):
     SavedModel directory of each."""
     single = artifact_utils.get_single_instance
     trained = tf.keras.models.load_model(model_dir)
-    train = training.transformed_split(single(input_dict['transformed_examples']).uri,
+    train = training.transformed_split([a.uri for a in input_dict['transformed_examples']],
                                       'train', tft_output, family, batch_size, repeat=True)
     progress.info('  ModelOptimizer prunes to %.0f%% sparsity (%d steps)',
                   settings.target_sparsity * 100, settings.prune_steps)

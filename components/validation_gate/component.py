@@ -10,6 +10,7 @@ from tfx.components.statistics_gen import stats_artifact_utils
 from tfx.types import artifact_utils
 from tfx.types.standard_artifacts import ExampleAnomalies, ExampleStatistics, Schema
 
+from components.common.statistics import read_schema
 from components.validation_gate import drift, executor
 
 
@@ -66,7 +67,7 @@ def DataValidationGate(  # pylint: disable=invalid-name
                         data_location)
   executor.check(anomalies.uri, artifact_utils.decode_split_names(anomalies.split_names),
                  data_location, schema_location)
-  schema_proto = drift.read_schema(schema.uri)
+  schema_proto = read_schema(schema.uri)
   if baseline_statistics is None or not drift.has_comparators(schema_proto):
     drift.write(anomalies_pb2.Anomalies(), drift_measurements)
     return

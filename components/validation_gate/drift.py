@@ -19,11 +19,6 @@ DRIFT_REASONS = frozenset({
 SPLIT = 'train'  # the data the model learns from
 
 
-def read_schema(schema_uri: str) -> schema_pb2.Schema:
-  """The schema.pbtxt of a Schema artifact."""
-  return io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(schema_uri))
-
-
 def has_comparators(schema: schema_pb2.Schema) -> bool:
   return any(feature.HasField('drift_comparator') for feature in schema.feature)
 

@@ -13,6 +13,8 @@ MODELS_DIR = Path(__file__).resolve().parent.parent
 TASKS = ('classification', 'regression')
 PROBABILITIES = 'probabilities'
 PREDICTION = 'prediction'
+# What training.run writes beside TensorBoard's logs: hparams, strategy, epochs, privacy spent.
+HISTORY_FILE = 'history.json'
 
 
 def transformed_name(key: str) -> str:

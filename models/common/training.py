@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import tempfile
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import keras_tuner
 import tensorflow as tf
@@ -20,7 +20,7 @@ from tfx_bsl.public.tfxio import TensorFlowDatasetOptions
 
 from base.settings import PrivacySection, TrainingSection, TuningSection
 from models.common import autograph, signatures, strategy as strategies
-from models.common.family import Family
+from models.common.family import HISTORY_FILE, Family
 
 autograph.skip_tf_keras()
 
@@ -60,11 +60,13 @@ def dataset(fn_args, files, tf_transform_output, family: Family, batch_size: int
   return data.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
-def transformed_split(transformed_uri: str, split: str, tf_transform_output, family: Family,
-                      batch_size: int, repeat: bool):
-  """A split of Transform's output as (features, label) batches, read directly (outside the
-  Trainer, where no data accessor exists): fine-tuning, distillation, evaluation."""
-  files = tf.io.gfile.glob(f'{transformed_uri}/Split-{split}/*')
+def transformed_split(transformed_uris: str | List[str], split: str, tf_transform_output,
+                      family: Family, batch_size: int, repeat: bool):
+  """A split of Transform's output (one artifact's URI, or those of every span trained on)
+  as (features, label) batches, read directly (outside the Trainer, where no data accessor
+  exists): fine-tuning, distillation, evaluation."""
+  uris = [transformed_uris] if isinstance(transformed_uris, str) else transformed_uris
+  files = [path for uri in uris for path in tf.io.gfile.glob(f'{uri}/Split-{split}/*')]
   spec = tf_transform_output.transformed_feature_spec()
 
   def split_label(features):
@@ -307,7 +309,7 @@ def run(fn_args, family: Family) -> None:
   model.save(output_dir, save_format='tf',
              signatures=signatures.build(model, tf_transform_output, family))
   if chief:
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, 'history.json'), 'w') as out:
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), 'w') as out:
       json.dump({'hparams': hparams, 'strategy': strategies.describe(strategy),
                  'replicas': strategy.num_replicas_in_sync, 'epochs': history.history,
                  'privacy': spent,

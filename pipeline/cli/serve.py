@@ -66,7 +66,7 @@ def rollback(args, config) -> int:
 
 
 def predict(args, config) -> int:
-  from components.validation_gate.drift import read_schema
+  from components.common.statistics import read_schema
   from pipeline import predict
   from pipeline.summary import latest_schema_uri
   from models.common.family import load_family

@@ -17,7 +17,7 @@ from typing import Dict, Iterable, Optional, Sequence
 import tensorflow_model_analysis as tfma
 
 from components.common import statistics
-from components.validation_gate.drift import read_schema
+from components.common.statistics import read_schema
 from pipeline.config import ForgeConfig
 from pipeline.report import data, plots
 from pipeline.summary import RunSummary, open_store, read_run
@@ -99,7 +99,7 @@ def _schema_section(summary: RunSummary, schema_location: str) -> str:
   return _section('schema', 'Anomalies and schema', body)
 
 
-def _changes_section(summary: RunSummary, statistics: Optional[Dict[str, object]],
+def _changes_section(summary: RunSummary, splits: Optional[Dict[str, object]],
                      previous: Optional[RunSummary]) -> str:
   if previous is None or _statistics_uri(previous) is None:
     return _section('changes', 'Changes since the previous run',
@@ -110,9 +110,9 @@ def _changes_section(summary: RunSummary, statistics: Optional[Dict[str, object]
     changes = data.schema_changes(read_schema(schema_before), read_schema(schema_now))
     body += ('<h3>Schema</h3><ul>' + ''.join(f'<li>{_e(c)}</li>' for c in changes) + '</ul>'
              if changes else '<p>Schema: unchanged.</p>')
-  if statistics is not None:
+  if splits is not None:
     changed = data.statistics_changes(statistics.split_statistics(_statistics_uri(previous)),
-                                      statistics)
+                                      splits)
     body += ('<h3>Statistics</h3>' + _table(['what', 'before', 'now'], changed) if changed
              else '<p>Statistics: unchanged.</p>')
   if summary.drift:
