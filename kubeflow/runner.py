@@ -66,14 +66,27 @@ def train_args_json(train_steps: int) -> str:
   return json.dumps({'num_steps': train_steps})
 
 
+def _input_pattern(config: ForgeConfig) -> str:
+  """Every file under the data-root parameter, or the config's span pattern below it."""
+  if not config.data.has_spans:
+    return '*'
+  return datasets.locate(config.data.builtin, config.data.path, config.data.format,
+                         Path('data')).pattern
+
+
 def kubeflow_deployment(config: ForgeConfig) -> Deployment:
   kubeflow = _kubeflow_section(config)
+  if config.data.window > 1:
+    raise ConfigError(f'data.window {config.data.window}: the training window is resolved by '
+                      'a resolver strategy of this project, and KFP v2 compiles only TFX\'s '
+                      'own. On Kubeflow each run trains on its newest span: set data.window: 1 '
+                      'for forge compile, submit and schedule.')
   schema_file = _schema_in_image(config, kubeflow.project_dir)
   return Deployment(
       pipeline_root=f'{kubeflow.pipeline_root}/{config.pipeline.name}',
       input_base=data_types.RuntimeParameter(
           name=DATA_ROOT_PARAMETER, ptype=str, default=kubeflow.data_root),
-      input_pattern='*',
+      input_pattern=_input_pattern(config),
       data_format=(datasets.BUILTIN[config.data.builtin].format if config.data.builtin
                    else config.data.format),
       data_location=f'{kubeflow.data_root} (run parameter {DATA_ROOT_PARAMETER})',
@@ -124,16 +137,51 @@ def run_request(config: ForgeConfig, spec_path: Path, host: str, experiment: str
   }
 
 
-def submit(request: Dict[str, object]) -> str:
-  """Starts a run with the kfp client; returns the run's id."""
-  import kfp  # pylint: disable=import-outside-toplevel
+def cron_expression(expression: str) -> str:
+  """KFP's six-field cron (seconds first); a five-field crontab line gets second 0."""
+  fields = expression.split()
+  if len(fields) == 5:
+    fields = ['0', *fields]
+  if len(fields) != 6:
+    raise ConfigError(f'--cron {expression!r}: give a crontab schedule, 5 fields (minute hour '
+                      'day month weekday, e.g. "0 3 * * *" for 03:00 daily) or KFP\'s 6 with '
+                      'seconds first')
+  return ' '.join(fields)
+
+
+def schedule_request(run: Dict[str, object], cron: str) -> Dict[str, object]:
+  """What `forge schedule` sends: a recurring run of the same spec and parameters."""
+  return {**run, 'job_name': f'{run["pipeline_name"]}-recurring',
+          'cron_expression': cron_expression(cron), 'max_concurrency': 1, 'no_catchup': True}
+
+
+def _pipeline_package(request: Dict[str, object]) -> Path:
   # TFX writes a PipelineJob; the kfp client takes the PipelineSpec inside it.
   job_path = Path(request['pipeline_spec'])
   spec_path = job_path.with_name('pipeline_spec.yaml')
   spec_path.write_text(yaml.safe_dump(json.loads(job_path.read_text())['pipelineSpec']))
+  return spec_path
+
+
+def schedule(request: Dict[str, object]) -> str:
+  """Creates the recurring run with the kfp client; returns its id."""
+  import kfp  # pylint: disable=import-outside-toplevel
+  client = kfp.Client(host=request['host'])
+  experiment = client.create_experiment(request['experiment'])
+  recurring = client.create_recurring_run(
+      experiment_id=experiment.experiment_id, job_name=request['job_name'],
+      cron_expression=request['cron_expression'], max_concurrency=request['max_concurrency'],
+      no_catchup=request['no_catchup'], params=request['parameters'],
+      pipeline_package_path=str(_pipeline_package(request)))
+  return recurring.recurring_run_id
+
+
+def submit(request: Dict[str, object]) -> str:
+  """Starts a run with the kfp client; returns the run's id."""
+  import kfp  # pylint: disable=import-outside-toplevel
   client = kfp.Client(host=request['host'])
   result = client.create_run_from_pipeline_package(
-      pipeline_file=str(spec_path),
+      pipeline_file=str(_pipeline_package(request)),
       arguments=request['parameters'],
       run_name=request['run_name'],
       experiment_name=request['experiment'])

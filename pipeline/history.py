@@ -19,6 +19,15 @@ class RunRow:
   blessed: Optional[bool]
   metric: str  # e.g. 'accuracy 0.9804'
   pushed_version: Optional[str]
+  spans: str = ''  # 'spans 2008-2009' when the data has spans
+
+
+def describe_spans(summary: RunSummary) -> str:
+  """'span 2009', or 'spans 2008, 2009' for a window; '' when the data has no spans."""
+  if not summary.has_spans:
+    return ''
+  spans = summary.trained_spans or [summary.span]
+  return f'span{"s" if len(spans) > 1 else ""} {", ".join(str(s) for s in spans)}'
 
 
 def _status(summary: RunSummary) -> str:
@@ -50,7 +59,8 @@ def runs(metadata_path: Path, gated_metrics: List[str]) -> List[RunRow]:
     rows.append(RunRow(
         summary.run_id, _status(summary), summary.blessed,
         _key_metric(summary, gated_metrics),
-        summary.pushed_to.rstrip('/').rsplit('/', 1)[-1] if summary.pushed_to else None))
+        summary.pushed_to.rstrip('/').rsplit('/', 1)[-1] if summary.pushed_to else None,
+        describe_spans(summary)))
   return rows
 
 

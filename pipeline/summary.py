@@ -33,6 +33,8 @@ class RunSummary:
   distillation: Optional[dict] = None  # the Distiller's distillation.json
   training_history: Optional[dict] = None  # the Trainer's history.json
   mobile_pushed_to: Optional[str] = None
+  span: Optional[int] = None  # the span ExampleGen read (0: the data has no spans)
+  trained_spans: List[int] = dataclasses.field(default_factory=list)  # what Transform read
   # feature -> (distance, threshold) against the data accepted last; empty: not compared
   drift: Dict[str, Tuple[float, float]] = dataclasses.field(default_factory=dict)
   seconds: Dict[str, float] = dataclasses.field(default_factory=dict)  # node id -> duration
@@ -44,6 +46,10 @@ class RunSummary:
   def privacy(self) -> Optional[dict]:
     """The (epsilon, delta) DP-SGD spent, when the Trainer trained privately."""
     return (self.training_history or {}).get('privacy')
+
+  @property
+  def has_spans(self) -> bool:
+    return bool(self.span) or any(self.trained_spans)
 
   @property
   def executed(self) -> List[str]:
@@ -89,6 +95,10 @@ def _drift(measurements_uri: str) -> Dict[str, Tuple[float, float]]:
           if info.drift_measurements}
 
 
+def _span(artifact: metadata_store_pb2.Artifact) -> int:
+  return artifact.custom_properties['span'].int_value if 'span' in artifact.custom_properties else 0
+
+
 def _read_json(folder: str, name: str) -> dict:
   with open(os.path.join(folder, name), encoding='utf-8') as f:
     return json.load(f)
@@ -117,6 +127,11 @@ def read_run(store, run: metadata_store_pb2.Context) -> RunSummary:
     outputs = artifacts_by_key(store, execution.id)
     summary.outputs[node] = {key: [a.uri for a in artifacts]
                              for key, artifacts in outputs.items()}
+    if 'examples' in outputs and node.endswith('ExampleGen'):
+      summary.span = _span(outputs['examples'][0])
+    if 'transform_graph' in outputs:
+      inputs = artifacts_by_key(store, execution.id, metadata_store_pb2.Event.INPUT)
+      summary.trained_spans = sorted({_span(a) for a in inputs.get('examples', [])})
     if 'evaluation' in outputs:
       uri = outputs['evaluation'][0].uri
       summary.metrics = overall_metrics(uri)

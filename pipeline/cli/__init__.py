@@ -3,7 +3,8 @@
 Exit codes: 0 blessed and pushed (or unchanged, from the cache); 1 a component failed;
 2 the config is invalid; 3 the data failed validation; 4 the model was not blessed;
 5 the model failed the pre-push serving check (not pushed); 6 blessed and pushed to
-serving, but no TFLite variant met its budgets (nothing pushed to mobile).
+serving, but no TFLite variant met its budgets (nothing pushed to mobile); 130 stopped by
+SIGTERM or Ctrl-C.
 
 One module per command group (run.py, serve.py, kfp.py, init.py); each registers its
 commands with the function that runs them.

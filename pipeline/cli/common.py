@@ -5,6 +5,7 @@ from pipeline.config import OVERRIDABLE
 
 (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_DATA, EXIT_NOT_BLESSED, EXIT_SERVING,
  EXIT_NO_MOBILE) = range(7)
+EXIT_INTERRUPTED = 130  # SIGTERM or Ctrl-C, as a shell reports SIGINT
 
 
 def add_config_arguments(command: argparse.ArgumentParser) -> None:

@@ -1,10 +1,19 @@
-"""Kubeflow Pipelines: `compile` (KFP v2 spec and TF Serving manifests) and `submit`."""
+"""Kubeflow Pipelines: `compile` (KFP v2 spec and TF Serving manifests), `submit` (a run)
+and `schedule` (a recurring run)."""
 import argparse
 import json
 from pathlib import Path
 
 from pipeline.cli.common import EXIT_OK, add_config_arguments
 from pipeline.config import ConfigError
+
+
+def _kfp_arguments(command) -> None:
+  command.add_argument('--host', required=True, help='KFP API endpoint, e.g. http://localhost:8080')
+  command.add_argument('--experiment', default='tfx-forge')
+  command.add_argument('--data-root', help='run parameter: bucket folder with the data')
+  command.add_argument('--output-dir', type=Path, help='default: build/kubeflow/<pipeline name>')
+  command.add_argument('--dry-run', action='store_true', help='print the request, send nothing')
 
 
 def register(commands) -> None:
@@ -18,15 +27,15 @@ def register(commands) -> None:
   submit_parser = commands.add_parser('submit',
                                       help='compile, then start a run on Kubeflow Pipelines')
   add_config_arguments(submit_parser)
-  submit_parser.add_argument('--host', required=True,
-                             help='KFP API endpoint, e.g. http://localhost:8080')
-  submit_parser.add_argument('--experiment', default='tfx-forge')
-  submit_parser.add_argument('--data-root', help='run parameter: bucket folder with the data')
-  submit_parser.add_argument('--output-dir', type=Path,
-                             help='default: build/kubeflow/<pipeline name>')
-  submit_parser.add_argument('--dry-run', action='store_true',
-                             help='print the request, send nothing')
+  _kfp_arguments(submit_parser)
   submit_parser.set_defaults(func=submit)
+  schedule_parser = commands.add_parser(
+      'schedule', help='compile, then create a recurring run on Kubeflow Pipelines (cron)')
+  add_config_arguments(schedule_parser)
+  _kfp_arguments(schedule_parser)
+  schedule_parser.add_argument('--cron', required=True, metavar='EXPR',
+                               help='when to run, e.g. "0 3 * * *" (03:00 daily)')
+  schedule_parser.set_defaults(func=schedule)
 
 
 def compile_command(args, config) -> int:
@@ -53,18 +62,32 @@ def compile_spec(args, config) -> Path:
   return spec
 
 
-def submit(args, config) -> int:
-  from kubeflow.runner import (DATA_ROOT_PARAMETER, TRAIN_ARGS_PARAMETER, run_request, submit,
-                               train_args_json)
+def _run_request(args, config):
+  from kubeflow.runner import DATA_ROOT_PARAMETER, TRAIN_ARGS_PARAMETER, run_request, train_args_json
   parameters = {}
   if args.data_root:
     parameters[DATA_ROOT_PARAMETER] = args.data_root
   if args.train_steps:
     parameters[TRAIN_ARGS_PARAMETER] = train_args_json(int(args.train_steps))
-  request = run_request(config, compile_spec(args, config), args.host, args.experiment, parameters)
+  return run_request(config, compile_spec(args, config), args.host, args.experiment, parameters)
+
+
+def submit(args, config) -> int:
+  from kubeflow.runner import submit as start_run
+  request = _run_request(args, config)
   if args.dry_run:
     print('Dry run; would send:\n' + json.dumps(request, indent=2))
     return EXIT_OK
-  print(f'Started run {submit(request)} of {request["pipeline_name"]} on {args.host}')
+  print(f'Started run {start_run(request)} of {request["pipeline_name"]} on {args.host}')
   return EXIT_OK
 
+
+def schedule(args, config) -> int:
+  from kubeflow.runner import schedule as create_recurring_run, schedule_request
+  request = schedule_request(_run_request(args, config), args.cron)
+  if args.dry_run:
+    print('Dry run; would send:\n' + json.dumps(request, indent=2))
+    return EXIT_OK
+  print(f'Created recurring run {create_recurring_run(request)} of {request["pipeline_name"]} '
+        f'on {args.host} ({request["cron_expression"]})')
+  return EXIT_OK

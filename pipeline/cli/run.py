@@ -1,11 +1,12 @@
 """`forge run` and what looks back at runs: `report`, `runs`, `lineage`, `tensorboard`."""
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
 
-from pipeline.cli.common import (EXIT_DATA, EXIT_FAILED, EXIT_NO_MOBILE, EXIT_NOT_BLESSED,
-                                 EXIT_OK, EXIT_SERVING, add_config_arguments)
+from pipeline.cli.common import (EXIT_DATA, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_MOBILE,
+                                 EXIT_NOT_BLESSED, EXIT_OK, EXIT_SERVING, add_config_arguments)
 
 
 def register(commands) -> None:
@@ -35,6 +36,14 @@ def register(commands) -> None:
                                            help="print the command showing the Trainer's logs")
   add_config_arguments(tensorboard_parser)
   tensorboard_parser.set_defaults(func=tensorboard)
+  watch_parser = commands.add_parser(
+      'watch', help='run the pipeline whenever new data arrives (a new span, changed files)')
+  add_config_arguments(watch_parser)
+  watch_parser.add_argument('--interval', type=float, default=60.0, metavar='SECONDS',
+                            help='seconds between polls of the data location (default 60)')
+  watch_parser.add_argument('--max-runs', type=int, metavar='N',
+                            help='stop after N polls (each runs the pipeline at most once)')
+  watch_parser.set_defaults(func=watch)
 
 
 def _print_run_summary(local_run) -> int:
@@ -56,6 +65,9 @@ def _print_run_summary(local_run) -> int:
         summary.drift.items(), key=lambda item: item[1][0] / max(item[1][1], 1e-9))
     print(f'Drift against the data accepted last: {len(summary.drift)} columns compared, '
           f'largest {feature} {distance:.3f} (threshold {threshold:g})')
+  if summary.has_spans:
+    from pipeline.history import describe_spans
+    print(f'Trained on {describe_spans(summary)}; evaluated on span {summary.span}')
   cached = len(summary.states) - len(summary.executed)
   print(f'Components executed: {len(summary.executed)}, from cache: {cached}')
   if summary.privacy:
@@ -99,6 +111,10 @@ def _print_mobile_push(summary) -> int:
   return EXIT_NO_MOBILE
 
 
+def _interrupt(signum, frame) -> None:
+  raise KeyboardInterrupt
+
+
 def run(args, config) -> int:
   if args.engine == 'kubeflow':
     from pipeline.cli import kfp
@@ -125,11 +141,18 @@ def run(args, config) -> int:
         'Schema: inferred by SchemaGen from this data, so validation cannot catch bad values. '
         'Review the inferred schema.pbtxt under the pipeline root and save it as '
         'schemas/<dataset>/schema.pbtxt (or set data.schema) to validate later runs.')
+  # SIGTERM (forge watch stopping, a pod deleted) ends the run as Ctrl-C does: the finally
+  # blocks remove staging folders and the lock goes with the process.
+  signal.signal(signal.SIGTERM, _interrupt)
   try:
     local_run = run_locally(config, verbose=args.verbose)
   except PipelineBusyError as err:
     print(f'Refused: {err}', file=sys.stderr)
     return EXIT_FAILED
+  except KeyboardInterrupt:
+    print('\nStopped by a signal: the run ended where it was; no version was half-pushed.',
+          file=sys.stderr)
+    return EXIT_INTERRUPTED
   exit_code = _print_run_summary(local_run)
   if local_run.summary is not None:
     _write_report(config, local_run.summary.run_id,
@@ -169,7 +192,7 @@ def runs(args, config) -> int:
   for row in runs(config.metadata_path, list(config.gates.metrics)):
     pushed = f'pushed {row.pushed_version}' if row.pushed_version else ''
     print(f'{row.run_id}  {row.status:11}  {blessed[row.blessed]:11}  '
-          f'{row.metric:32}  {pushed}'.rstrip())
+          f'{row.metric:32}  {row.spans:18}  {pushed}'.rstrip())
   return EXIT_OK
 
 
@@ -209,3 +232,14 @@ def tensorboard(args, config) -> int:
   print(f'{tensorboard} --logdir {logs}')
   return EXIT_OK
 
+
+
+def watch(args, config) -> int:
+  from pipeline import watch as watching
+  from pipeline.config import OVERRIDABLE
+  overrides = [item for flag in OVERRIDABLE if getattr(args, flag) is not None
+               for item in ('--' + flag.replace('_', '-'), str(getattr(args, flag)))]
+  command = watching.run_command(Path(args.config), overrides)
+  stopped = watching.Watch(config, command, args.interval, args.max_runs,
+                           say=lambda line: print(line, flush=True)).run()
+  return EXIT_INTERRUPTED if stopped else EXIT_OK

@@ -29,6 +29,11 @@ def register(commands) -> None:
   predict_parser.add_argument('--signature', default='serving_default',
                               choices=['serving_default', 'serving_raw'])
   predict_parser.set_defaults(func=predict)
+  card_parser = commands.add_parser('card', help="a pushed version's model card (HTML)")
+  add_config_arguments(card_parser)
+  card_parser.add_argument('--version', type=int, help='see `forge versions` (default: newest)')
+  card_parser.add_argument('--open', action='store_true', help='open it in the default browser')
+  card_parser.set_defaults(func=card)
 
 
 def versions(args, config) -> int:
@@ -97,3 +102,25 @@ def predict(args, config) -> int:
     print(json.dumps({'row': number, **row}))
   return EXIT_OK
 
+
+
+def card(args, config) -> int:
+  from components.model_card.executor import ASSETS_EXTRA, CARD_HTML
+  from pipeline.summary import pushed_versions
+  pushed = pushed_versions(config.metadata_path) if config.metadata_path.is_file() else []
+  chosen = [v for v in pushed if args.version in (None, v.version)]
+  if not chosen:
+    print(f'No model card: {config.pipeline.name} has no pushed version'
+          + (f' {args.version} (see `forge versions`)' if args.version else ' yet'),
+          file=sys.stderr)
+    return EXIT_FAILED
+  path = Path(chosen[-1].path) / ASSETS_EXTRA / CARD_HTML
+  if not path.is_file():
+    print(f'No model card at {path}: version {chosen[-1].version} was pushed before model '
+          'cards were written, or its folder was removed.', file=sys.stderr)
+    return EXIT_FAILED
+  print(path)
+  if args.open:
+    import webbrowser
+    webbrowser.open(path.as_uri())
+  return EXIT_OK

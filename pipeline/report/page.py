@@ -20,6 +20,7 @@ from components.common import statistics
 from components.common.statistics import read_schema
 from pipeline.config import ForgeConfig
 from pipeline.report import data, plots
+from pipeline.history import describe_spans
 from pipeline.summary import RunSummary, open_store, read_run
 
 REPORT_DIR = 'report'
@@ -136,7 +137,9 @@ def _training_section(summary: RunSummary) -> str:
              f'{spent["delta"]:.2g}; noise multiplier {spent["noise_multiplier"]:g}, clipping '
              f'norm {spent["l2_norm_clip"]:g}, {spent["steps"]} steps of {spent["batch_size"]} '
              f'over {spent["training_rows"]} rows.</p>')
-  body = private + (f'<p>Strategy: {_e(history["strategy"])}; hyperparameters: '
+  spans = (f'<p>Trained on {_e(describe_spans(summary))}; evaluated on span '
+           f'{summary.span}.</p>' if summary.has_spans else '')
+  body = spans + private + (f'<p>Strategy: {_e(history["strategy"])}; hyperparameters: '
           f'{_e(json.dumps(history["hparams"]))}; {len(next(iter(epochs.values())))} epochs. '
           f'TensorBoard logs: {_e(run_dir)}</p>'
           + plots.curves(epochs, alt='training curves') + _table(['last epoch', 'value'], final))
