@@ -192,7 +192,20 @@ def _config_text(name: str, data: Path, data_format: str, delimiter: str, result
             '  enabled: false          # true: pruned/quantized TFLite variants for phones',
             'outputs:',
             '  serving_dir: build/serving']
+  lines += _model_card(name, result)
   return '\n'.join(lines) + '\n'
+
+
+def _model_card(name: str, result: Profile) -> List[str]:
+  """The model card's words the data cannot give, as TODOs for the owner to fill in."""
+  return ['# Written into the model card beside every pushed version (forge card).',
+          'model_card:',
+          f'  overview: "TODO: what {name} predicts ({result.label.name}), for whom, from what."',
+          '  owners: [{name: "TODO: team or person", contact: "TODO: email"}]',
+          '  use_cases: ["TODO: the decisions it may inform"]',
+          '  limitations: ["TODO: data it has not seen, groups it may serve worse"]',
+          '  ethical_considerations:',
+          '    - {name: "TODO: a risk", mitigation_strategy: "TODO: what is done about it"}']
 
 
 def _yaml_string(value: str) -> str:

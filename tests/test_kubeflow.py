@@ -9,7 +9,8 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from kubeflow.runner import compile_pipeline, run_request, submit
+from kubeflow.runner import (compile_pipeline, run_request, schedule, schedule_request,
+                             submit)
 from kubeflow.serving import GRPC_PORT, REST_PORT, write_manifests
 from pipeline.config import ConfigError, load_config
 from pipeline.pipeline import create_pipeline
@@ -173,6 +174,8 @@ class _KfpStandIn(http.server.BaseHTTPRequestHandler):
     self.requests.append(('POST', self.path, body))
     if self.path.startswith('/apis/v2beta1/experiments'):
       self._reply({'experiment_id': 'exp-1', 'display_name': body['display_name']})
+    elif self.path.startswith('/apis/v2beta1/recurringruns'):
+      self._reply({'recurring_run_id': 'recurring-1', 'display_name': body['display_name']})
     else:
       self._reply({'run_id': 'run-1', 'display_name': body['display_name']})
 
@@ -199,3 +202,32 @@ def test_submit_starts_a_run_through_the_kfp_client(compiled, tmp_path):
   assert run['pipeline_spec']['pipelineInfo']['name'] == config.pipeline.name
   assert run['runtime_config']['parameters']['data-root'] == 'gs://other/data'
   assert run['experiment_id'] == 'exp-1'
+
+
+def test_schedule_creates_a_recurring_run_of_the_compiled_spec(tmp_path):
+  config = _config(tmp_path, 'penguin')
+  config_path = write_config(tmp_path / 'penguin.yaml', 'penguin')
+  dry = subprocess.run(
+      FORGE + ['schedule', str(config_path), '--host', 'http://127.0.0.1:9', '--cron',
+               '0 3 * * *', '--dry-run', '--output-dir', str(tmp_path / 'dry')],
+      cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+  assert dry.returncode == 0, dry.stderr
+  request = json.loads(dry.stdout.split('would send:\n', 1)[1])
+  assert request['cron_expression'] == '0 0 3 * * *'  # KFP's cron has seconds first
+  assert request['job_name'] == 'penguin-recurring' and request['max_concurrency'] == 1
+  server = http.server.HTTPServer(('127.0.0.1', 0), _KfpStandIn)
+  threading.Thread(target=server.serve_forever, daemon=True).start()
+  _KfpStandIn.requests.clear()
+  try:
+    spec_path = compile_pipeline(config, tmp_path / 'out')
+    run = run_request(config, spec_path, f'http://127.0.0.1:{server.server_port}',
+                      'tfx-forge', {})
+    assert schedule(schedule_request(run, '0 3 * * *')) == 'recurring-1'
+  finally:
+    server.shutdown()
+  (sent,) = [body for method, path, body in _KfpStandIn.requests
+             if method == 'POST' and path.startswith('/apis/v2beta1/recurringruns')]
+  assert sent['trigger']['cron_schedule']['cron'] == '0 0 3 * * *'
+  assert sent['pipeline_spec']['pipelineInfo']['name'] == config.pipeline.name
+  assert sent['experiment_id'] == 'exp-1' and int(sent['max_concurrency']) == 1
+  assert sent['no_catchup'] is True
