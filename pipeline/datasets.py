@@ -68,6 +68,24 @@ def _write_penguin_years(folder: Path) -> None:
         [header] + [row for row in rows if row.split(',')[year] == span]) + '\n')
 
 
+def _write_taxi_months(folder: Path) -> None:
+  """TFX's taxi sample split by `trip_start_month` into one span a month (1 to 12)."""
+  import csv  # pylint: disable=import-outside-toplevel
+  import io  # pylint: disable=import-outside-toplevel
+  original = _package_dir('tfx') / 'examples' / 'chicago_taxi_pipeline' / 'data' / 'simple'
+  with open(original / 'data.csv', newline='', encoding='utf-8') as f:
+    reader = csv.reader(f)
+    header = next(reader)
+    month = header.index('trip_start_month')
+    by_month: dict = {}
+    for row in reader:
+      by_month.setdefault(int(row[month]), []).append(row)
+  for span, rows in sorted(by_month.items()):
+    text = io.StringIO()
+    csv.writer(text, lineterminator='\n').writerows([header, *rows])
+    _write_if_changed(folder / f'month-{span}' / 'data.csv', text.getvalue())
+
+
 def _write_digits(path: Path) -> None:
   """scikit-learn's 1,797 8x8 digits as uncompressed tf.Example TFRecords (ImportExampleGen's
   input): `pixels` (64 grey levels, row by row) and `digit` (the label)."""
@@ -113,6 +131,8 @@ BUILTIN = {
                               _write_penguin_years, schema='penguins'),
     'chicago_taxi': Builtin(_in_tfx_wheel('chicago_taxi_pipeline', 'data', 'simple'),
                             'data.csv', 'csv'),
+    'chicago_taxi_spans': Builtin(_under('chicago_taxi_spans'), 'month-{SPAN}/data.csv', 'csv',
+                                  _write_taxi_months, schema='chicago_taxi'),
     # 100 labelled movie reviews (`label`, `text`).
     'imdb': Builtin(_in_tfx_wheel('imdb', 'data'), 'imdb_small_with_labels.txt', 'csv'),
     'digits': Builtin(_under('digits'), 'digits.tfrecord', 'tfrecord',

@@ -58,6 +58,11 @@ def test_pushed_int8_model_runs_on_raw_pixels_within_one_point(digits_runs, repo
   measured = report['variants'][metadata['variant']]
   assert abs(report['savedmodel']['accuracy'] - measured['accuracy']) <= 0.01
   assert f'Mobile: {metadata["variant"]} pushed to {version}' in digits_runs.first.output
+  # The model card goes with the phone's copy too, and names the variant it carries.
+  card = json.loads((version / 'assets.extra' / 'model_card.json').read_text())
+  assert card['model_details']['mobile_path'] == str(version)
+  (selected,) = [v for v in card['quantitative_analysis']['tflite_variants'] if v['selected']]
+  assert selected['name'] == metadata['variant']
 
 
 def test_pruned_kernels_reach_the_target_sparsity(digits_runs):

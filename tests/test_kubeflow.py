@@ -137,14 +137,19 @@ def test_serving_manifests_match_the_pusher_output(compiled, tmp_path):
   assert f'base_path: "{base_path}"' in models_config
 
 
-def test_submit_dry_run_prints_the_request(tmp_path):
+def _dry_run(tmp_path, command: str, *flags: str) -> dict:
+  """The request `forge <command> --dry-run` prints for the penguin config."""
   config = write_config(tmp_path / 'penguin.yaml', 'penguin')
   completed = subprocess.run(
-      FORGE + ['submit', str(config), '--host', 'http://127.0.0.1:9', '--dry-run',
-               '--data-root', 'gs://other/data', '--output-dir', str(tmp_path / 'out')],
+      FORGE + [command, str(config), '--host', 'http://127.0.0.1:9', '--dry-run',
+               '--output-dir', str(tmp_path / 'out'), *flags],
       cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
   assert completed.returncode == 0, completed.stderr
-  request = json.loads(completed.stdout.split('would send:\n', 1)[1])
+  return json.loads(completed.stdout.split('would send:\n', 1)[1])
+
+
+def test_submit_dry_run_prints_the_request(tmp_path):
+  request = _dry_run(tmp_path, 'submit', '--data-root', 'gs://other/data')
   assert request['parameters']['data-root'] == 'gs://other/data'
   assert request['pipeline_name'] == 'penguin'
 
@@ -206,13 +211,7 @@ def test_submit_starts_a_run_through_the_kfp_client(compiled, tmp_path):
 
 def test_schedule_creates_a_recurring_run_of_the_compiled_spec(tmp_path):
   config = _config(tmp_path, 'penguin')
-  config_path = write_config(tmp_path / 'penguin.yaml', 'penguin')
-  dry = subprocess.run(
-      FORGE + ['schedule', str(config_path), '--host', 'http://127.0.0.1:9', '--cron',
-               '0 3 * * *', '--dry-run', '--output-dir', str(tmp_path / 'dry')],
-      cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
-  assert dry.returncode == 0, dry.stderr
-  request = json.loads(dry.stdout.split('would send:\n', 1)[1])
+  request = _dry_run(tmp_path, 'schedule', '--cron', '0 3 * * *')
   assert request['cron_expression'] == '0 0 3 * * *'  # KFP's cron has seconds first
   assert request['job_name'] == 'penguin-recurring' and request['max_concurrency'] == 1
   server = http.server.HTTPServer(('127.0.0.1', 0), _KfpStandIn)
