@@ -1,16 +1,16 @@
-"""TFX's LocalDagRunner with a listener told when each component starts and finishes.
+"""TFX's LocalDagRunner with listeners told when each component starts and finishes.
 
 TFX's local runner has no hook between components: it only logs "Component X is running."
 This runner is its loop (tfx/orchestration/local/local_dag_runner.py, TFX 1.16) with
-`listener.started(node_id)` and `listener.finished(node_id, seconds, cached)` around each
-launch, so progress lines and freeing memory between components follow the run itself,
+`started(node_id)` and `finished(node_id, seconds, cached)` calls to each listener around
+each launch, so progress lines and freeing memory between components follow the run itself,
 not TFX's log wording. Partial runs (run_options) are not used here and are refused.
 """
 from __future__ import annotations
 
 import datetime
 import time
-from typing import Optional, Protocol
+from typing import Optional, Protocol, Sequence
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.compiler import constants
@@ -32,9 +32,9 @@ class ComponentListener(Protocol):
 
 class ListenedLocalDagRunner(LocalDagRunner):
 
-  def __init__(self, listener: ComponentListener):
+  def __init__(self, listeners: Sequence[ComponentListener]):
     super().__init__()
-    self._listener = listener
+    self._listeners = list(listeners)
 
   def run_with_ir(self, pipeline: pipeline_pb2.Pipeline,
                   run_options: Optional[pipeline_pb2.RunOptions] = None) -> None:
@@ -59,11 +59,13 @@ class ListenedLocalDagRunner(LocalDagRunner):
           executor_spec=runner_utils.extract_executor_spec(deployment_config, node_id),
           custom_driver_spec=runner_utils.extract_custom_driver_spec(deployment_config,
                                                                      node_id))
-      self._listener.started(node_id)
+      for listener in self._listeners:
+        listener.started(node_id)
       started = time.monotonic()
       execution = component_launcher.launch()
-      self._listener.finished(node_id, time.monotonic() - started,
-                              _was_cached(connection_config, execution))
+      seconds, cached = time.monotonic() - started, _was_cached(connection_config, execution)
+      for listener in self._listeners:
+        listener.finished(node_id, seconds, cached)
 
 
 def _was_cached(connection_config, execution_info) -> bool:

@@ -18,8 +18,8 @@ import absl.logging
 from base.env import release_free_memory
 
 class ComponentProgress(logging.Handler):
-  """Prints a line when each component starts and finishes (the runner's listener) and the
-  `forge.progress` messages components log; frees memory between components."""
+  """Prints a line when each component starts and finishes (a listener of the local runner)
+  and the `forge.progress` messages components log."""
 
   def __init__(self, console: TextIO):
     super().__init__(level=logging.INFO)
@@ -46,6 +46,17 @@ class ComponentProgress(logging.Handler):
       self.cached.append(node_id)
     self._say(f'  {node_id} done in {seconds:.1f} s{" (cached)" if cached else ""}')
     self.current = None
+
+
+class MemoryRelease:
+  """Returns the finished component's freed memory to the OS before the next one starts (a
+  listener of the local runner; see base/env.py)."""
+
+  def started(self, node_id: str) -> None:
+    del node_id
+
+  def finished(self, node_id: str, seconds: float, cached: bool) -> None:
+    del node_id, cached
     if seconds > 1:  # a collection costs a few tenths of a second
       release_free_memory()
 

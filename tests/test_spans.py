@@ -2,12 +2,14 @@
 accepted spans, `forge watch` running the pipeline once per new span, and a model card beside
 every pushed version. One pipeline root, spans added in order (penguins by year)."""
 import csv
+import dataclasses
 import fcntl
 import json
 import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -54,10 +56,20 @@ def _watch(config, *flags, **popen):
       env={**os.environ, 'PYTHONUNBUFFERED': '1'}, **popen)
 
 
+@dataclasses.dataclass
+class Spans:
+  config: Path  # the config file
+  data_dir: Path  # holds year-<span>/penguins.csv
+  runs: list  # the `forge run`s of spans 2007 and 2008
+  watch_output: str  # `forge watch --max-runs 2` after span 2009 arrived
+  watch_code: int
+  by_year: dict  # year -> the penguins rows of that year
+
+
 @pytest.fixture(scope='module')
 def spans(tmp_path_factory):
   """Spans 2007 and 2008 run one by one (window 2), then 2009 added and `forge watch
-  --max-runs 2` started: (config path, data dir, runs, watch output, watch exit code)."""
+  --max-runs 2` started."""
   work = tmp_path_factory.mktemp('spans')
   data_dir = work / 'data'
   config = write_config(
@@ -74,7 +86,7 @@ def spans(tmp_path_factory):
   _add_span(data_dir, YEARS[2], by_year[YEARS[2]])
   watch = _watch(config, '--max-runs', '2')
   output, _ = watch.communicate(timeout=900)
-  return config, data_dir, runs, output, watch.returncode, by_year
+  return Spans(config, data_dir, runs, output, watch.returncode, by_year)
 
 
 def _config(path):
@@ -92,8 +104,7 @@ def _runs(metadata_path):
 
 
 def test_each_run_reads_the_newest_span_and_a_window_of_two_trains_on_both(spans):
-  _, _, runs, _, _, _ = spans
-  first, second = runs
+  first, second = spans.runs
   assert first.returncode == 0, first.output
   assert 'Trained on span 2007; evaluated on span 2007' in first.output
   assert second.returncode == 0, second.output
@@ -101,8 +112,8 @@ def test_each_run_reads_the_newest_span_and_a_window_of_two_trains_on_both(spans
 
 
 def test_watch_runs_once_for_the_new_span_then_finds_nothing_new(spans):
-  config, _, _, output, code, _ = spans
-  assert code == 0, output
+  config, output = spans.config, spans.watch_output
+  assert spans.watch_code == 0, output
   assert output.count('running the pipeline') == 1, output
   assert 'new data: span 2009; running the pipeline' in output
   assert 'run 1 ended with exit code 0' in output
@@ -115,7 +126,7 @@ def test_watch_runs_once_for_the_new_span_then_finds_nothing_new(spans):
 
 
 def test_drift_is_measured_against_the_previous_accepted_span(spans):
-  config, *_ = spans
+  config = spans.config
   store, runs = _runs(_config(config).metadata_path)
   from ml_metadata.proto import metadata_store_pb2
   previous_statistics = artifacts_by_key(store, runs[-2]['StatisticsGen'].id)['statistics'][0]
@@ -128,7 +139,7 @@ def test_drift_is_measured_against_the_previous_accepted_span(spans):
 
 
 def test_the_pushed_version_carries_a_valid_card_with_the_evaluators_numbers(spans):
-  config_path, *_ = spans
+  config_path = spans.config
   config = _config(config_path)
   summary = read_latest_run(config.metadata_path)
   folder = os.path.join(summary.pushed_to, model_card.ASSETS_EXTRA)
@@ -152,9 +163,9 @@ def test_the_pushed_version_carries_a_valid_card_with_the_evaluators_numbers(spa
 
 
 def test_a_drifting_span_is_stopped_and_the_watch_goes_on(spans):
-  config, data_dir, _, _, _, by_year = spans
+  config = spans.config
   served = _versions(config)
-  _add_span(data_dir, 2010, by_year[2009], change=_heavier)
+  _add_span(spans.data_dir, 2010, spans.by_year[2009], change=_heavier)
   watch = _watch(config, '--max-runs', '2')
   output, _ = watch.communicate(timeout=900)
   assert watch.returncode == 0, output
@@ -172,9 +183,9 @@ def _versions(config_path):
 
 
 def test_sigterm_during_a_watched_run_leaves_no_lock_and_no_partial_push(spans):
-  config, data_dir, _, _, _, by_year = spans
+  config = spans.config
   before = _versions(config)
-  _add_span(data_dir, 2011, by_year[2008])
+  _add_span(spans.data_dir, 2011, spans.by_year[2008])
   watch = _watch(config, start_new_session=True)
   seen = []
   for line in watch.stdout:

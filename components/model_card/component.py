@@ -1,4 +1,6 @@
 """ModelCard: after the pushes, the model card of the version just pushed, beside it."""
+import hashlib
+
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
@@ -47,5 +49,9 @@ class ModelCard(base_component.BaseComponent):
         statistics=statistics, schema=schema, examples=examples,
         training_examples=training_examples, pushed_mobile_model=pushed_mobile_model,
         optimization_report=optimization_report, settings=settings,
-        executor_fingerprint=code_fingerprint('components.model_card.executor'),
+        # The template and the JSON Schema shape the card too: an edit to them re-runs it.
+        executor_fingerprint=code_fingerprint('components.model_card.executor') + ':'
+        + hashlib.sha256((executor.HERE / 'model_card.html.j2').read_bytes()
+                         + (executor.HERE / 'model_card.schema.json').read_bytes()
+                         ).hexdigest()[:16],
         model_card=types.Channel(type=ModelCardArtifact)))
