@@ -218,9 +218,9 @@ def test_schedule_creates_a_recurring_run_of_the_compiled_spec(tmp_path):
   threading.Thread(target=server.serve_forever, daemon=True).start()
   _KfpStandIn.requests.clear()
   try:
-    spec_path = compile_pipeline(config, tmp_path / 'out')
-    run = run_request(config, spec_path, f'http://127.0.0.1:{server.server_port}',
-                      'tfx-forge', {})
+    # The spec the dry run compiled (compiling takes most of a minute).
+    run = run_request(config, tmp_path / 'out' / 'pipeline.json',
+                      f'http://127.0.0.1:{server.server_port}', 'tfx-forge', {})
     assert schedule(schedule_request(run, '0 3 * * *')) == 'recurring-1'
   finally:
     server.shutdown()
