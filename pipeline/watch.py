@@ -107,7 +107,7 @@ class Watch:
     previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
       self.log(f'watching {self._config.data.path or self._config.data.builtin} every '
-               f'{self._interval:g} s' + (f', at most {self._max_runs} run(s)'
+               f'{self._interval:g} s' + (f', at most {self._max_runs} poll(s)'
                                           if self._max_runs else ''))
       polls = 0
       while not self._stopping:
