@@ -3,6 +3,7 @@ and per slice, differences against the baseline model, and the failed gates in w
 run summary and the model card both read it from here."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Dict, List
 
 import tensorflow_model_analysis as tfma
@@ -16,33 +17,37 @@ def _slice_name(slice_key) -> str:
   return ', '.join(parts)
 
 
-def metrics_by_slice(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
-  """Slice ('' for all eval rows, else 'feature:value') -> the candidate's metrics."""
-  figures: Dict[str, Dict[str, float]] = {}
+@dataclasses.dataclass
+class Metrics:
+  """The candidate's metrics per slice ('' for all eval rows, else 'feature:value'), and on
+  all eval rows its difference from the baseline per metric (empty without a baseline)."""
+  by_slice: Dict[str, Dict[str, float]]
+  differences: Dict[str, float]
+
+  @property
+  def overall(self) -> Dict[str, float]:
+    return self.by_slice.get('', {})
+
+
+def read_metrics(evaluation_uri: str) -> Metrics:
+  """Both, from one read of TFMA's metrics."""
+  metrics = Metrics({}, {})
   for metrics_for_slice in tfma.load_metrics(evaluation_uri):
-    values = figures.setdefault(_slice_name(metrics_for_slice.slice_key), {})
+    name = _slice_name(metrics_for_slice.slice_key)
+    values = metrics.by_slice.setdefault(name, {})
     for entry in metrics_for_slice.metric_keys_and_values:
-      if entry.key.is_diff or entry.key.model_name == 'baseline':
+      if not entry.value.HasField('double_value'):
         continue
-      if entry.value.HasField('double_value'):
-        values[entry.key.name] = entry.value.double_value.value
-  return figures
+      if not entry.key.is_diff:
+        if entry.key.model_name != 'baseline':
+          values[entry.key.name] = entry.value.double_value.value
+      elif not name:
+        metrics.differences[entry.key.name] = entry.value.double_value.value
+  return metrics
 
 
 def overall_metrics(evaluation_uri: str) -> Dict[str, float]:
-  return metrics_by_slice(evaluation_uri).get('', {})
-
-
-def baseline_differences(evaluation_uri: str) -> Dict[str, float]:
-  """Candidate minus baseline on all eval rows, per metric; empty without a baseline."""
-  differences = {}
-  for metrics_for_slice in tfma.load_metrics(evaluation_uri):
-    if metrics_for_slice.slice_key.single_slice_keys:
-      continue
-    for entry in metrics_for_slice.metric_keys_and_values:
-      if entry.key.is_diff and entry.value.HasField('double_value'):
-        differences[entry.key.name] = entry.value.double_value.value
-  return differences
+  return read_metrics(evaluation_uri).overall
 
 
 def describe_failure(failure) -> str:

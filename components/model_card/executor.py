@@ -88,8 +88,7 @@ def build(section: ModelCardSection, beside: Dict[str, Any], inputs: Dict[str, A
   version = pushed.get_string_custom_property('pushed_version')
   history = _read_json(inputs['model_run'].uri, HISTORY_FILE) or {}
   evaluation_uri = inputs['model_evaluation'].uri
-  by_slice = evaluation.metrics_by_slice(evaluation_uri)
-  differences = evaluation.baseline_differences(evaluation_uri)
+  metrics = evaluation.read_metrics(evaluation_uri)
   splits = statistics.split_statistics(inputs['statistics'].uri)
   schema = read_schema(inputs['schema'].uri)
   examples = inputs['examples']
@@ -147,12 +146,13 @@ def build(section: ModelCardSection, beside: Dict[str, Any], inputs: Dict[str, A
       },
       'quantitative_analysis': {
           'performance_metrics': [{'type': name, 'value': value, 'slice': slice_name}
-                                  for slice_name, metrics in sorted(by_slice.items())
-                                  for name, value in sorted(metrics.items())],
+                                  for slice_name, values in sorted(metrics.by_slice.items())
+                                  for name, value in sorted(values.items())],
           'gates': {'blessed': is_blessed(inputs['model_blessing']),
                     'thresholds': beside['gates'],
                     'failures': evaluation.gate_failures(evaluation_uri)},
-          'baseline': {'compared': bool(differences), 'differences': differences},
+          'baseline': {'compared': bool(metrics.differences),
+                       'differences': metrics.differences},
           'tflite_variants': _variants(report),
       },
       'considerations': _considerations(section),
