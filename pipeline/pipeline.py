@@ -117,6 +117,19 @@ def _example_gen(deployment: Deployment, config: ForgeConfig, label_key: str):
                        output_config=splits, custom_config=custom_config)
 
 
+def _model_info(config: ForgeConfig, family: Family) -> dict:
+  """Name, description and author of the .tflite files' metadata, from the config (the
+  model card's overview and owners, when filled in)."""
+  card = config.model_card
+  task = 'regression' if family.is_regression else 'classifier'
+  return {
+      'name': config.model_name,
+      'description': card.overview or (f'{family.name} {task} from the tfx-forge pipeline '
+                                       f'{config.pipeline.name!r}.'),
+      'author': ', '.join(owner.name for owner in card.owners) or 'tfx-forge',
+  }
+
+
 def _mobile_components(config: ForgeConfig, deployment: Deployment, family: Family,
                        family_settings: dict, example_gen, transform, trainer,
                        evaluator) -> list:
@@ -143,7 +156,8 @@ def _mobile_components(config: ForgeConfig, deployment: Deployment, family: Fami
       transformed_examples=transform.outputs['transformed_examples'],
       examples=example_gen.outputs['examples'],
       family=family.name,
-      settings=to_exec_property(config.optimization, **family_settings),
+      settings=to_exec_property(config.optimization, **family_settings,
+                                model_info=_model_info(config, family)),
       batch_size=config.training.batch_size)
   mobile_pusher = MobilePusher(
       tflite_models=optimizer.outputs['tflite_models'],

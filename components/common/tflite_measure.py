@@ -35,7 +35,7 @@ def _dequantize(values: np.ndarray, details: Dict) -> np.ndarray:
 
 
 def predict(signature_runner, columns: Dict[str, np.ndarray]) -> np.ndarray:
-  """The mobile signature's one output: probabilities [rows, classes] (or [rows, 1] for a
+  """The mobile signature's one output: probabilities [rows, classes] (two columns for a
   binary task), or a regression's predictions [rows]."""
   inputs = signature_runner.get_input_details()
   outputs = signature_runner(**{name: _quantize(values, inputs[name])
@@ -50,23 +50,20 @@ def quality(outputs: np.ndarray, labels: np.ndarray, regression: bool) -> Dict[s
     errors = outputs.reshape(-1) - labels
     return {'rmse': float(np.sqrt(np.mean(errors ** 2))), 'mae': float(np.mean(np.abs(errors)))}
   figures = {'accuracy': accuracy(outputs, labels)}
-  if outputs.shape[1] == 1:
+  if outputs.shape[1] == 2:
     figures['auc'] = auc(outputs, labels)
   return figures
 
 
 def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
-  if probabilities.shape[1] == 1:
-    predicted = (probabilities[:, 0] > 0.5).astype(np.int64)
-  else:
-    predicted = probabilities.argmax(axis=1)
-  return float(np.mean(predicted == labels))
+  return float(np.mean(probabilities.argmax(axis=1) == labels))
 
 
 def auc(probabilities: np.ndarray, labels: np.ndarray) -> float:
-  """ROC AUC of a binary task, as TFMA computes it (Keras' AUC)."""
+  """ROC AUC of a binary task (column 1: the positive class), as TFMA computes it (Keras'
+  AUC)."""
   metric = tf.keras.metrics.AUC(num_thresholds=1000)
-  metric.update_state(labels, probabilities[:, 0])
+  metric.update_state(labels, probabilities[:, 1])
   return float(metric.result().numpy())
 
 

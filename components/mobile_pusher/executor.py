@@ -1,5 +1,6 @@
 """Publishes the selected .tflite of a blessed model as one version directory:
-`model.tflite`, `labels.txt` (one class name per line, in output order; none for a
+`model.tflite` (its TFLite Metadata, which the ModelOptimizer wrote, now carries the version
+number too), `labels.txt` (one class name per line, in output order; none for a
 regression) and `metadata.json`
 (inputs with dtypes and shapes, the output, quantization, and the variant's measurements).
 
@@ -18,7 +19,7 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components.common import tflite_measure
+from components.common import tflite_measure, tflite_metadata
 from components.common.artifacts import OPTIMIZATION_REPORT_FILE
 from components.common.staging import (is_blessed, model_dir_in, publish, remove_dir,
                                        staging_dir)
@@ -48,6 +49,7 @@ def push(model: bytes, report: Dict[str, Any], variant: str, mobile_dir: str,
   """Stages, checks and publishes one version; returns its directory."""
   model_dir = model_dir_in(mobile_dir, model_name)
   version, staging = staging_dir(model_dir)
+  model = tflite_metadata.set_version(model, str(version))
   files = {
       MODEL_FILE: model,
       'metadata.json': json.dumps(_metadata(report, variant, model), indent=1).encode(),

@@ -17,6 +17,15 @@ from models.common.family import Family
 from models.common.training import compile_model
 
 PRUNABLE = (tf.keras.layers.Dense, tf.keras.layers.Conv2D)
+
+
+class NotSupported(ValueError):
+  """TFMOT refused the model (a layer it has no pruning or quantization config for); the
+  variants made from it are not built, the others are."""
+
+  def __init__(self, step: str, error: Exception):
+    super().__init__(f'{step} is not supported for this model by '
+                     f'tensorflow-model-optimization: {str(error).splitlines()[0][:300]}')
 # Masks are updated every this many steps until the schedule's end.
 PRUNING_FREQUENCY = 10
 
@@ -38,8 +47,11 @@ def prune(model: tf.keras.Model, family: Family, train: tf.data.Dataset, steps: 
   schedule = tfmot.sparsity.keras.PolynomialDecay(
       initial_sparsity=0.0, final_sparsity=target_sparsity, begin_step=0, end_step=end_step,
       frequency=PRUNING_FREQUENCY)
-  pruning = _clone(model, lambda layer: tfmot.sparsity.keras.prune_low_magnitude(
-      layer, pruning_schedule=schedule))
+  try:
+    pruning = _clone(model, lambda layer: tfmot.sparsity.keras.prune_low_magnitude(
+        layer, pruning_schedule=schedule))
+  except (ValueError, RuntimeError) as err:
+    raise NotSupported('pruning', err) from None
   compile_model(pruning, family, learning_rate)
   pruning.fit(train, epochs=1, steps_per_epoch=max(steps, end_step + 1), verbose=0,
               callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
@@ -51,8 +63,11 @@ def quantization_aware(pruned: tf.keras.Model, family: Family, train: tf.data.Da
   """Fake-quantized training of a pruned model with the prune-preserving scheme, which keeps
   the zeros (plain QAT would fill them back in)."""
   annotated = _clone(pruned, tfmot.quantization.keras.quantize_annotate_layer)
-  quantized = tfmot.quantization.keras.quantize_apply(
-      annotated, tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme())
+  try:
+    quantized = tfmot.quantization.keras.quantize_apply(
+        annotated, tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme())
+  except (ValueError, RuntimeError) as err:  # e.g. a layer with no QuantizeConfig
+    raise NotSupported('quantization-aware training', err) from None
   compile_model(quantized, family, learning_rate)
   quantized.fit(train, epochs=1, steps_per_epoch=steps, verbose=0)
   return quantized

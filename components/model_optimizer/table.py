@@ -20,18 +20,25 @@ def _change(row: Dict[str, Any]) -> str:
   return f'{row["accuracy_drop_points"]:+.2f}'
 
 
+TASK_LIBRARY_COLUMN = 'Task Library'  # its top-1 agreement with the interpreter
+
+
 def rows(report: Dict[str, Any]) -> List[tuple]:
   """The header, the float SavedModel, then one row per variant, as strings."""
   metric = quality_metric(report)
-  rows = [REGRESSION_COLUMNS if metric == 'rmse' else COLUMNS]
+  task_library = any('task_library_top1_vs_litert' in row for row in report['variants'].values())
+  header = REGRESSION_COLUMNS if metric == 'rmse' else COLUMNS
+  rows = [header[:-1] + ((TASK_LIBRARY_COLUMN,) if task_library else ()) + header[-1:]]
   reference = report['savedmodel']
   rows.append(('SavedModel (float)', '', '', f'{reference[metric]:.4f}', '', '', '', '',
-               ''))
+               *([''] if task_library else []), ''))
   for name, row in report['variants'].items():
+    agreement = ([f'{row.get("task_library_top1_vs_litert", 0):.1%}'] if task_library else [])
     rows.append((name, f'{row["size_bytes"] / 1024:.1f}', f'{row["gzip_bytes"] / 1024:.1f}',
                  f'{row[metric]:.4f}', _change(row),
                  f'{row["latency_ms_p50"]:.3f}', f'{row["latency_ms_p90"]:.3f}',
-                 f'{row["max_abs_diff_vs_source"]:.4f}', 'yes' if row['eligible'] else 'no'))
+                 f'{row["max_abs_diff_vs_source"]:.4f}', *agreement,
+                 'yes' if row['eligible'] else 'no'))
   return rows
 
 
@@ -49,7 +56,7 @@ def notes(report: Dict[str, Any]) -> List[str]:
 
 def lines(report: Dict[str, Any]) -> List[str]:
   table = rows(report)
-  widths = [max(len(str(row[i])) for row in table) for i in range(len(COLUMNS))]
+  widths = [max(len(str(row[i])) for row in table) for i in range(len(table[0]))]
   return ['  '.join(str(cell).rjust(width) if i else str(cell).ljust(width)
                     for i, (cell, width) in enumerate(zip(row, widths))) for row in table
           ] + notes(report)

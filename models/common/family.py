@@ -35,17 +35,54 @@ class ModelBody:
 
 
 @dataclasses.dataclass(frozen=True)
+class ImageInput:
+  """The mobile signature takes `feature` as an RGB image [batch, height, width, 3] of the
+  raw values (the TFLite Task Library's ImageClassifier feeds only RGB; the graph averages
+  the channels back into the grey levels Transform reads)."""
+  feature: str
+  height: int
+  width: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenInput:
+  """The mobile signature takes `feature`'s token ids [batch, length] (int32) instead of the
+  text: string ops are not TFLite builtins, so the app tokenizes, with the Task Library's
+  regex tokenizer and the vocabulary the ModelOptimizer writes into the file's metadata.
+  `delimiter` is the RE2 pattern between tokens; the vocabulary is Transform's file
+  `feature`; ids count from 1, `padding` fills to `length`, one id past the vocabulary
+  stands for every unknown token. Transform folds case (preprocessing.fold_case): a word
+  in lower case, UPPER CASE or Capitalized is looked up in lower case, a mixed one
+  ("McQueen") as it is; the phone's tokenizer cannot fold, so its vocabulary lists each
+  lower-case word in those three spellings."""
+  feature: str
+  length: int
+  delimiter: str
+  padding: int = 0
+
+  @staticmethod
+  def spellings(word: str) -> Tuple[str, ...]:
+    """The spellings the phone may see of a vocabulary word, which fold_case maps to it."""
+    if word != word.lower():
+      return (word,)
+    return tuple(dict.fromkeys((word, word.capitalize(), word.upper())))
+
+
+@dataclasses.dataclass(frozen=True)
 class Family:
   """A model family's contract with the shared pipeline and training code.
 
   A classification family names its classes: `class_names[i]` is the name of label index
   i. Two classes make a binary task: the model outputs one probability (of class_names[1]);
-  more make a multi-class task with one probability per class. A regression family has no
+  more make a multi-class task with one probability per class (the mobile signature gives
+  one per class for both, so a phone's label file matches its columns). A regression family has no
   classes; its model outputs one number, `prediction`, in the label's units.
   `vocabulary_features` are the raw string features that preprocessing.categorical(
   inputs[key], key) turns into vocabulary indices; the mobile model looks them up in tables
   of its own (see signatures.py). `spec` is what a family built from the config (tabular)
-  was built from; executors rebuild it with load_family(name, spec). `body` is the model
+  was built from; executors rebuild it with load_family(name, spec). `mobile_input` says
+  what the mobile (TFLite) signature takes when not the raw features: an image or token
+  ids. `body` is the model
   (load_family(..., with_body=True) attaches it; the data contract alone imports no
   TensorFlow, so the CLI and the DAG read it cheaply).
   """
@@ -54,6 +91,7 @@ class Family:
   class_names: Tuple[str, ...] = ()
   vocabulary_features: Tuple[str, ...] = ()
   task: str = 'classification'
+  mobile_input: Optional[ImageInput | TokenInput] = None
   spec: Optional[Dict[str, Any]] = dataclasses.field(default=None, compare=False)
   body: Optional[ModelBody] = dataclasses.field(default=None, compare=False, repr=False)
 

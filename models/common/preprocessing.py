@@ -82,3 +82,14 @@ def int_class_index(label, num_classes):
   dense = to_dense(tf.cast(label, tf.int64), tf.constant(-1, tf.int64))
   known = tf.logical_and(dense >= 0, dense < num_classes)
   return tf.where(known, dense, tf.constant(-1, tf.int64))
+
+
+def fold_case(words):
+  """Words in lower case, UPPER CASE or Capitalized, lower-cased; mixed case ("McQueen")
+  kept. The three spellings are what a phone's vocabulary file can list for each word
+  (family.TokenInput.spellings), so both sides map a word to the same id."""
+  lower = tf.strings.lower(words)
+  capitalized = tf.strings.join([tf.strings.upper(tf.strings.substr(lower, 0, 1)),
+                                 tf.strings.substr(lower, 1, tf.int32.max)])
+  folds = ((words == lower) | (words == tf.strings.upper(words)) | (words == capitalized))
+  return tf.where(folds, lower, words)

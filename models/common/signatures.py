@@ -6,8 +6,11 @@
   An integer feature that may be missing is taken as float64 (exact up to 2**53), so
   NaN can say so; one that is always present stays int64.
 - `transform_features`: the transformed features, so TFMA can read the transformed label.
-- `mobile`: serving_raw's inputs, `probabilities` only (no string tensors): what the
-  TFLite variants are converted from; the class names ship beside them in a labels file.
+- `mobile`: what the TFLite variants are converted from, without string tensors out:
+  `probabilities` with one column per class (a binary task too, so the label file in the
+  TFLite metadata matches them), or a regression's `prediction`. It takes serving_raw's
+  inputs, unless the family's mobile_input says an RGB `image` (the Task Library's
+  ImageClassifier) or `token_ids` (its NLClassifier tokenizes on the phone).
 Both serving signatures run the same transform graph and model, and return
 `probabilities`, `predicted_class` and `class_names`; for a regression family every
 signature returns `prediction` (one number per row, in the label's units) instead.
@@ -17,9 +20,10 @@ from __future__ import annotations
 import tensorflow as tf
 
 from models.common import preprocessing
-from models.common.family import PREDICTION, PROBABILITIES, Family, transformed_name
-from base.signature_names import (MOBILE, SERVING_DEFAULT, SERVING_RAW,
-                                           TRANSFORM_FEATURES)
+from base.signature_names import (MOBILE, MOBILE_IMAGE, MOBILE_TOKEN_IDS, SERVING_DEFAULT,
+                                  SERVING_RAW, TRANSFORM_FEATURES)
+from models.common.family import (PREDICTION, PROBABILITIES, Family, ImageInput, TokenInput,
+                                  transformed_name)
 
 
 def _predictions(model, features, family: Family):
@@ -107,8 +111,14 @@ def build(model: tf.keras.Model, tf_transform_output, family: Family):
           default_value=preprocessing.NO_CATEGORY)
       for key in family.vocabulary_features}
 
-  @tf.function(input_signature=raw_inputs)
-  def mobile(*values):
+  def mobile_outputs(outputs):
+    if family.is_regression:
+      return {PREDICTION: tf.reshape(outputs, [-1])}
+    if family.is_binary:
+      outputs = tf.concat([1.0 - outputs, outputs], axis=1)
+    return {PROBABILITIES: outputs}
+
+  def mobile_from_raw(values):
     raw = dict(zip(sorted(serving_spec), values))
     features = parsed(values)
     for key in family.vocabulary_features:
@@ -116,10 +126,31 @@ def build(model: tf.keras.Model, tf_transform_output, family: Family):
     transformed = model.tft_layer(features)
     for key, table in model.mobile_vocabularies.items():
       transformed[transformed_name(key)] = table.lookup(tf.reshape(raw[key], [-1]))
-    outputs = model(transformed)
-    if family.is_regression:
-      return {PREDICTION: tf.reshape(outputs, [-1])}
-    return {PROBABILITIES: outputs}
+    return mobile_outputs(model(transformed))
+
+  kind = family.mobile_input
+  if isinstance(kind, TokenInput):
+    @tf.function(input_signature=[
+        tf.TensorSpec([None, kind.length], tf.int32, name=MOBILE_TOKEN_IDS)])
+    def mobile(token_ids):
+      return mobile_outputs(model({transformed_name(kind.feature): tf.cast(token_ids, tf.int64)}))
+  elif isinstance(kind, ImageInput):
+    if sorted(serving_spec) != [kind.feature]:
+      raise ValueError(f'family {family.name!r}: an image mobile input must be the only '
+                       f'feature, the raw features are {sorted(serving_spec)}')
+    feature_dtype = raw_input_dtype(serving_spec[kind.feature])
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None, kind.height, kind.width, 3], tf.float32, name=MOBILE_IMAGE)])
+    def mobile(image):
+      grey = tf.reshape(tf.reduce_mean(image, axis=3), [-1, kind.height * kind.width])
+      if feature_dtype.is_integer:
+        grey = tf.round(grey)
+      return mobile_from_raw([tf.cast(grey, feature_dtype)])
+  else:
+    @tf.function(input_signature=raw_inputs)
+    def mobile(*values):
+      return mobile_from_raw(values)
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def transform_features(serialized_examples):

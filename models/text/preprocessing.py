@@ -1,21 +1,22 @@
-"""tf.Transform preprocessing for text: lower-cased word tokens, a vocabulary of the most
-frequent training tokens with hashed out-of-vocabulary buckets, padded to a fixed length."""
+"""tf.Transform preprocessing for text: case-folded word tokens, a vocabulary of the most
+frequent training tokens with one out-of-vocabulary id, padded to a fixed length. Every
+step is one the TFLite Task Library's regex tokenizer repeats on a phone (the split on
+TOKEN_DELIMITER, the truncation, the vocabulary lookup); see TokenInput."""
 import tensorflow as tf
 import tensorflow_transform as tft
 
 from models.common import preprocessing
 from models.common.family import transformed_name
 from models.text.features import (FAMILY, OOV_BUCKETS, PADDING, SEQUENCE_LENGTH,
-                                  TEXT_FEATURE, VOCABULARY_SIZE)
-
-# HTML line breaks (IMDB has them) and anything but letters, digits and apostrophes split words.
-_SEPARATORS = r"<br\s*/?>|[^a-z0-9']+"
+                                  TEXT_FEATURE, TOKEN_DELIMITER, VOCABULARY_SIZE)
 
 
 def tokenize(text):
-  """[batch] strings (a missing text is empty) -> ragged [batch, <= SEQUENCE_LENGTH] words."""
-  text = tf.strings.lower(preprocessing.to_dense(text, ''))
-  return tf.strings.split(tf.strings.regex_replace(text, _SEPARATORS, ' '))[:, :SEQUENCE_LENGTH]
+  """[batch] strings (a missing text is empty) -> ragged [batch, <= SEQUENCE_LENGTH] words,
+  case-folded."""
+  text = preprocessing.to_dense(text, '')
+  words = tf.strings.split(tf.strings.regex_replace(text, TOKEN_DELIMITER, ' '))
+  return tf.ragged.map_flat_values(preprocessing.fold_case, words[:, :SEQUENCE_LENGTH])
 
 
 def token_ids(text):
