@@ -1,13 +1,15 @@
-"""ModelOptimizer's parts that need no pipeline run: the budget gate, and the refusal of a
-graph that needs TensorFlow ops TFLite lacks."""
+"""ModelOptimizer's parts that need no pipeline run: the budget gate, the refusal of a
+graph that needs TensorFlow ops TFLite lacks, and a converter crash that costs one variant."""
 from base import env  # noqa: F401  (before TensorFlow)
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
 from base.settings import OptimizationSection
-from components.model_optimizer import convert, table
+from components.model_optimizer import convert, table, variant
 from components.model_optimizer.executor import _select
+from tests.tflite_probe import build_unless_dynamic_range
 
 
 def _row(size_kb, gzip_kb, accuracy):
@@ -67,3 +69,42 @@ def test_graph_needing_tensorflow_ops_is_refused_with_their_names(tmp_path):
     convert.convert(str(tmp_path), 'float32', lambda: iter(()))
   assert refused.value.ops == ['StringToHashBucketFast']
   assert 'models/common/preprocessing.py' in str(refused.value)
+
+
+class _Scorer(tf.Module):
+  """A two-class mobile signature on one raw number."""
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name='x')])
+  def mobile(self, x):
+    return {'probabilities': tf.nn.softmax(tf.stack([x, -x], axis=1))}
+
+
+def test_a_converter_killed_by_a_signal_fails_only_its_variant(tmp_path):
+  module = _Scorer()
+  tf.saved_model.save(module, str(tmp_path / 'model'), signatures={'mobile': module.mobile})
+  columns = {'x': np.linspace(-2, 2, 40).astype(np.float32)}
+  labels = (columns['x'] < 0).astype(np.int64)
+  reference = module.mobile(x=tf.constant(columns['x']))['probabilities'].numpy()
+  variant.start_server()
+  try:
+    answers = {name: variant.build_isolated(variant.Request(
+        variant=name, saved_model_dir=str(tmp_path / 'model'),
+        output_path=str(tmp_path / f'{name}.tflite'), calibration=None, int8_io=False,
+        columns=columns, labels=labels, reference=reference,
+        reference_classes=['a' if x >= 0 else 'b' for x in columns['x']], latency_runs=10,
+        threads=1, regression=False, metadata={
+            'name': 'm', 'version': '', 'description': '', 'author': '', 'kind': 'table',
+            'class_names': ['a', 'b'], 'inputs': {'x': 'x'}, 'output_description': ''}),
+        target=build_unless_dynamic_range) for name in ('float32', 'dynamic_range', 'float16')}
+  finally:
+    variant.stop_server()
+  assert set(answers['float32']) == set(answers['float16']) == {'measured'}
+  assert answers['float32']['measured']['top1_vs_savedmodel'] == 1.0
+  assert answers['dynamic_range'] == {'refused': (
+      'the converter process crashed while building dynamic_range (killed by SIGSEGV, '
+      'signal 11); the other variants are unaffected')}
+  assert not (tmp_path / 'dynamic_range.tflite').exists()
+  report = {'savedmodel': {'accuracy': 1.0}, 'not_built': {'dynamic_range': answers[
+      'dynamic_range']['refused']}, 'variants': {}}
+  assert any(line.startswith('dynamic_range not built: the converter process crashed')
+             for line in table.lines(report))

@@ -46,9 +46,12 @@ def _classify(kind: str, path: str, inputs) -> Dict[str, list]:
   answers: Dict[str, list] = {'scores': [], 'classes': []}
   for result in results:
     categories = result.classifications[0].categories
-    row = [0.0] * len(categories)
-    for category in categories:
-      row[category.index] = float(category.score)
+    if kind == IMAGE:  # sorted by score, each with its index
+      row = [0.0] * len(categories)
+      for category in categories:
+        row[category.index] = float(category.score)
+    else:  # the NLClassifier gives every column in order, and index 0 for each
+      row = [float(category.score) for category in categories]
     answers['scores'].append(row)
     answers['classes'].append(max(categories, key=lambda c: c.score).category_name)
   return answers
