@@ -69,12 +69,14 @@ def forge_run(config_path: Path, *flags: str, timeout: int = 900) -> CliRun:
 
 @pytest.fixture(scope='session')
 def penguin_runs(tmp_path_factory):
-  """The default penguin pipeline, with a short Tuner stage, run twice with the same
-  inputs: (first, second). Fixtures run, tests judge: test_penguin_e2e checks both exits."""
+  """The default penguin pipeline, with a short Tuner stage and two TFLite variants, run
+  twice with the same inputs: (first, second). Fixtures run, tests judge: test_penguin_e2e
+  checks both exits."""
   work = tmp_path_factory.mktemp('penguin')
   config = write_config(work / 'penguin.yaml', 'penguin',
                         pipeline={'root': str(work / 'root')},
                         tuning={'enabled': True, 'trials': 2, 'train_steps': 60},
+                        optimization={'enabled': True, 'variants': ['float32', 'int8']},
                         outputs={'serving_dir': str(work / 'serving')})
   first = forge_run(config)
   second = forge_run(config)
@@ -94,8 +96,8 @@ def taxi_run(tmp_path_factory):
 @pytest.fixture(scope='session')
 def text_run(tmp_path_factory):
   """The text family (Transformer encoder) on the IMDB sample, once, distilled into a
-  smaller student, with the mobile stage on to show which TensorFlow ops keep its tokenizer
-  out of TFLite."""
+  smaller student, with the mobile stage on: the student as a float32 .tflite on token ids,
+  with the tokenizer in its metadata."""
   work = tmp_path_factory.mktemp('text')
   config = write_config(work / 'text.yaml', 'text', pipeline={'root': str(work / 'root')},
                         outputs={'serving_dir': str(work / 'serving')},

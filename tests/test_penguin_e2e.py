@@ -109,3 +109,27 @@ def test_pushed_model_properties_are_written_as_tfx_pusher_writes_them(first_run
                if a.custom_properties['pushed'].int_value == 1]
   assert pushed.custom_properties['pushed_version'].string_value == pushed_dir.name
   assert pushed.custom_properties['pushed_destination'].string_value == str(pushed_dir)
+
+
+def test_the_mobile_file_answers_with_its_own_labels_as_serving_default_does(first_run):
+  """A table on a phone: the LiteRT interpreter runs the pushed .tflite on the eval split's
+  raw features, and the label file in its TFLite Metadata names the classes; top-1
+  agreement with the SavedModel's serving_default >= 99%."""
+  from components.common import mobile_inputs, tflite_measure, tflite_metadata
+  from tests.tflite_probe import eval_rows, serving_default_classes
+  (version,) = (first_run.config.outputs.mobile_path / 'penguin').iterdir()
+  model = (version / 'model.tflite').read_bytes()
+  read = tflite_metadata.read(model)
+  assert read['metadata']['name'] == 'penguin' and read['metadata']['version'] == version.name
+  (subgraph,) = read['metadata']['subgraph_metadata']
+  assert {t['name'] for t in subgraph['input_tensor_metadata']} == set(
+      json.loads((version / 'metadata.json').read_text())['inputs'])
+  labels = tflite_metadata.labels(model)
+  assert labels == list(FAMILY.class_names)
+  rows = eval_rows(first_run.config.pipeline.root)
+  report = read_latest_run(first_run.config.metadata_path).optimization
+  saved_model = tf.saved_model.load(report['sources']['trained'])
+  columns = mobile_inputs.columns(saved_model, rows, FAMILY)
+  top1 = tflite_measure.predict(tflite_measure.runner(model, 1), columns).argmax(axis=1)
+  expected = serving_default_classes(report['sources']['trained'], rows, FAMILY.label_key)
+  assert np.mean(np.array(labels)[top1] == np.array(expected)) >= 0.99

@@ -1,17 +1,37 @@
 """The text family: a Transformer encoder trained on the IMDB sample end to end, served from
-raw strings. (tests/test_serving.py also runs its serving checks on this model.)"""
+raw strings, and on a phone: the pushed .tflite takes token ids, and the Task Library's
+NLClassifier tokenizes raw strings with the vocabulary and regex in the file's metadata.
+(tests/test_serving.py also runs its serving checks on this model.)"""
 from base import env  # noqa: F401  (before TensorFlow)
+
+import json
 
 import numpy as np
 import tensorflow as tf
 
+from components.common import task_library
+from components.common.mobile_inputs import task_library_inputs
+from models.text.features import FAMILY, SEQUENCE_LENGTH, TOKEN_DELIMITER
+from pipeline.summary import read_latest_run
 from tests.conftest import pushed_version_dirs
+from tests.tflite_probe import (eval_rows, packed_files, serving_default_classes,
+                                task_library_token_ids, token_ids_probe)
 
-EXIT_NO_MOBILE = 6
+
+def _mobile_version(text_run):
+  (version,) = (text_run.config.outputs.mobile_path / text_run.config.model_name).iterdir()
+  return version
+
+
+def _source_model(text_run) -> str:
+  """The SavedModel the pushed variant was converted from (here the distilled student)."""
+  report = read_latest_run(text_run.config.metadata_path).optimization
+  variant = json.loads((_mobile_version(text_run) / 'metadata.json').read_text())['variant']
+  return report['sources'][report['variants'][variant]['source']]
 
 
 def test_text_pipeline_serves_raw_strings(text_run):
-  assert text_run.returncode == EXIT_NO_MOBILE, text_run.output
+  assert text_run.returncode == 0, text_run.output
   model = tf.saved_model.load(str(pushed_version_dirs(text_run)[-1]))
   raw = model.signatures['serving_raw']
   assert raw.structured_input_signature[1]['text'].dtype == tf.string
@@ -28,11 +48,46 @@ def test_the_model_is_a_transformer_encoder(text_run):
     assert any(part in name for name in names), (part, sorted(names))
 
 
-def test_tflite_refusal_names_the_tokenizer_ops(text_run):
-  (line,) = [line for line in text_run.output.splitlines() if 'float32 not built' in line]
-  for op in ('StringSplitV2', 'StaticRegexReplace', 'StringLower'):
-    assert op in line
-  assert 'Mobile: nothing pushed' in text_run.output
+def test_the_pushed_file_carries_its_tokenizer_and_labels(text_run):
+  version = _mobile_version(text_run)
+  metadata = json.loads((version / 'metadata.json').read_text())
+  token_ids = metadata['inputs']['token_ids']
+  assert token_ids['dtype'] == 'int32' and token_ids['shape'][1:] == [SEQUENCE_LENGTH]
+  files = packed_files(version / 'model.tflite')
+  assert files['labels.txt'].split() == ['negative', 'positive']
+  vocabulary = files['vocabulary.txt'].splitlines()
+  assert vocabulary[0] == '<PAD> 0' and vocabulary[1].startswith('<UNKNOWN> ')
+  assert {'the 1', 'The 1', 'THE 1'} <= set(vocabulary)  # the most frequent word, 3 spellings
+  from components.common import tflite_metadata
+  (subgraph,) = tflite_metadata.read((version / 'model.tflite').read_bytes())['metadata'][
+      'subgraph_metadata']
+  (tokenizer,) = subgraph['input_tensor_metadata'][0]['process_units']
+  assert tokenizer['options_type'] == 'RegexTokenizerOptions'
+  assert tokenizer['options']['delim_regex_pattern'] == TOKEN_DELIMITER
+
+
+def test_the_task_library_tokenizes_eval_texts_to_transforms_ids(text_run, tmp_path):
+  """The phone's tokenizer (the Task Library's, from the file's metadata) against the
+  SavedModel's own transform, on every eval review."""
+  version = _mobile_version(text_run)
+  rows = eval_rows(text_run.config.pipeline.root)
+  files = packed_files(version / 'model.tflite')
+  probe = token_ids_probe(SEQUENCE_LENGTH, TOKEN_DELIMITER, files['vocabulary.txt'].splitlines())
+  on_phone = task_library_token_ids(probe, task_library_inputs(rows, FAMILY), tmp_path)
+  model = tf.saved_model.load(_source_model(text_run))
+  expected = model.signatures['transform_features'](examples=tf.constant(rows))['text_xf']
+  assert on_phone.shape == (len(rows), SEQUENCE_LENGTH)
+  assert (on_phone == expected.numpy()).all()
+
+
+def test_the_nl_classifier_answers_raw_strings_as_serving_default_does(text_run):
+  version = _mobile_version(text_run)
+  rows = eval_rows(text_run.config.pipeline.root)
+  answer = task_library.classify(task_library.TEXT, {'pushed': str(version / 'model.tflite')},
+                                 task_library_inputs(rows, FAMILY))['pushed']
+  expected = serving_default_classes(_source_model(text_run), rows, FAMILY.label_key)
+  agreement = np.mean(np.array(answer['classes']) == np.array(expected))
+  assert agreement >= 0.99, agreement
 
 
 def test_distilled_student_is_smaller_and_both_are_measured(text_run):

@@ -1,5 +1,4 @@
-"""Wide and deep taxi model: scaled numbers through an MLP, one-hot codes alongside, each
-with a linear unit of its own under the shared head."""
+"""Wide and deep taxi model: scaled numbers through an MLP, one-hot codes alongside."""
 import tensorflow as tf
 
 from models.common import training
@@ -21,16 +20,8 @@ def build_body(inputs, tf_transform_output, hparams):
       transformed_name(key): training.num_categories(tf_transform_output, key)
       for key in VOCAB_FEATURES})
   category_sizes.update({transformed_name(key): HASH_BUCKETS for key in HASHED_FEATURES})
-  wide = tf.keras.layers.concatenate(
-      [OneHot(size)(inputs[name]) for name, size in category_sizes.items()])
-  # A split head: the deep units and the ~2,300 one-hot inputs each get a linear unit of
-  # their own, which the shared head adds up. The function is the same as one unit over
-  # their concatenation, but full-integer int8 gives each part its own weight and
-  # activation scale; sharing one (the deep weights are far larger) rounded most one-hot
-  # weights to zero and cost 14 points of accuracy (benchmarks/README.md, compression).
-  return tf.keras.layers.concatenate([
-      tf.keras.layers.Dense(1, name='deep_logit')(deep),
-      tf.keras.layers.Dense(1, name='wide_logit')(wide)])
+  wide = [OneHot(size)(inputs[name]) for name, size in category_sizes.items()]
+  return tf.keras.layers.concatenate([deep] + wide)
 
 
 def search_space(hp):
