@@ -18,7 +18,7 @@ from components.model_optimizer import compress
 from models.digits.features import FAMILY
 from base.settings import TFLITE_VARIANTS
 from pipeline.summary import read_latest_run
-from tests.tflite_probe import eval_rows, serving_default_classes
+from tests.tflite_probe import eval_rows, first_artifact, serving_default_classes
 
 
 def _version_dirs(run):
@@ -28,13 +28,8 @@ def _version_dirs(run):
 
 @pytest.fixture(scope='module')
 def report(digits_runs):
-  return json.loads((_first_artifact(digits_runs.first, 'report') / 'report.json').read_text())
-
-
-def _first_artifact(run, output: str):
-  """The first run's artifact of a ModelOptimizer output (the second run made others)."""
-  root = run.config.pipeline.root / 'ModelOptimizer' / output
-  return min(root.iterdir(), key=lambda p: int(p.name))
+  root = digits_runs.first.config.pipeline.root  # the second run made other artifacts
+  return json.loads((first_artifact(root, 'ModelOptimizer', 'report') / 'report.json').read_text())
 
 
 def test_every_variant_is_measured_and_printed(digits_runs, report):
@@ -108,7 +103,8 @@ def test_the_task_library_classifies_the_eval_split_as_the_savedmodel_does(digit
 
 
 def test_pruned_kernels_reach_the_target_sparsity(digits_runs):
-  model_dir = _first_artifact(digits_runs.first, 'pruned_model') / 'Format-Serving'
+  model_dir = first_artifact(digits_runs.first.config.pipeline.root, 'ModelOptimizer',
+                             'pruned_model') / 'Format-Serving'
   pruned = tf.keras.models.load_model(str(model_dir))
   sparsity = compress.kernel_sparsity(pruned)
   assert len(sparsity) == 4  # two Conv2D, the hidden Dense and the head

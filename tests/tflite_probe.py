@@ -42,7 +42,8 @@ def packed_files(model_path: Path) -> Dict[str, str]:
 
 
 def first_artifact(root: Path, component: str, output: str) -> Path:
-  """A run's first artifact of a component output (a later run may have made others)."""
+  """A pipeline root's first artifact of a component output (a later run of the same root
+  may have made others)."""
   folder = root / component / output
   return min(folder.iterdir(), key=lambda p: int(p.name))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import time
-from typing import Dict
+from typing import Dict, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -83,8 +83,9 @@ def latency_ms(signature_runner, columns: Dict[str, np.ndarray], runs: int) -> D
 
 def measure(model: bytes, columns: Dict[str, np.ndarray], labels: np.ndarray,
             reference: np.ndarray, latency_runs: int, threads: int,
-            regression: bool = False) -> Dict[str, float]:
-  """One row of the variants table; `reference`: the source SavedModel's outputs."""
+            regression: bool = False) -> Tuple[Dict[str, float], np.ndarray]:
+  """One row of the variants table, and the model's outputs on `columns`; `reference`: the
+  source SavedModel's outputs."""
   signature_runner = runner(model, threads)
   outputs = predict(signature_runner, columns)
   latency = latency_ms(signature_runner, columns, latency_runs)
@@ -96,4 +97,4 @@ def measure(model: bytes, columns: Dict[str, np.ndarray], labels: np.ndarray,
       'latency_ms_p90': latency['p90'],
       'max_abs_diff_vs_source': float(np.max(np.abs(outputs.reshape(reference.shape)
                                                      - reference))),
-  }
+  }, outputs

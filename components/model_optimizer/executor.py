@@ -63,22 +63,25 @@ class _EvalRows:
     self.rows = [row for row, keep in zip(rows, known) if keep]
     self.labels = labels[known]
     self.columns = mobile_inputs.columns(trained, self.rows, family)
-    self.references: Dict[str, Any] = {}
+    self.references: Dict[str, Any] = {'trained': self._answers(trained)}
 
   def reference(self, source: str, path: str) -> Dict[str, Any]:
-    """A source SavedModel's mobile outputs, and the classes its serving_default gives."""
+    """A source SavedModel's mobile outputs, and the classes its serving_default gives (the
+    SavedModel at `path` is loaded the first time its source is asked for)."""
     if source not in self.references:
-      saved_model = tf.saved_model.load(path)
-      (outputs,) = saved_model.signatures[signature_names.MOBILE](
-          **{name: tf.constant(values) for name, values in self.columns.items()}).values()
-      classes = None
-      if not self.family.is_regression:
-        serving = saved_model.signatures[signature_names.SERVING_DEFAULT]
-        unlabeled = [without_label(row, self.family.label_key) for row in self.rows]
-        classes = [name.decode() for name in
-                   serving(examples=tf.constant(unlabeled))['predicted_class'].numpy()]
-      self.references[source] = {'outputs': outputs.numpy(), 'classes': classes}
+      self.references[source] = self._answers(tf.saved_model.load(path))
     return self.references[source]
+
+  def _answers(self, saved_model) -> Dict[str, Any]:
+    (outputs,) = saved_model.signatures[signature_names.MOBILE](
+        **{name: tf.constant(values) for name, values in self.columns.items()}).values()
+    classes = None
+    if not self.family.is_regression:
+      serving = saved_model.signatures[signature_names.SERVING_DEFAULT]
+      unlabeled = [without_label(row, self.family.label_key) for row in self.rows]
+      classes = [name.decode() for name in
+                 serving(examples=tf.constant(unlabeled))['predicted_class'].numpy()]
+    return {'outputs': outputs.numpy(), 'classes': classes}
 
 
 def _model_info(family: Family, tft_output, input_specs, about: Dict[str, str]) -> Dict[str, Any]:
@@ -169,7 +172,7 @@ class Executor(base_executor.BaseExecutor):
     if any(name.endswith('int8') for name in settings.variants):
       calibration = mobile_inputs.columns(
           trained, read_examples(examples, 'train', settings.calibration_rows), family)
-    reference = evaluation.reference('trained', model_dir)
+    reference = evaluation.references['trained']
     report: Dict[str, Any] = {
         'family': family.name, 'eval_rows': int(len(evaluation.labels)),
         'class_names': list(family.class_names),

@@ -64,12 +64,13 @@ def build(request: Request) -> Dict[str, Any]:
   model = tflite_metadata.write(model, request.metadata)
   with open(request.output_path, 'wb') as out:
     out.write(model)
-  measured = tflite_measure.measure(model, request.columns, request.labels, request.reference,
-                                    request.latency_runs, request.threads, request.regression)
+  measured, outputs = tflite_measure.measure(
+      model, request.columns, request.labels, request.reference, request.latency_runs,
+      request.threads, request.regression)
   if request.reference_classes is not None:
     # Top-1 by the label file an app reads, against the SavedModel's serving_default.
     names = tflite_metadata.labels(model)
-    top1 = tflite_measure.predict(tflite_measure.runner(model, 1), request.columns).argmax(axis=1)
+    top1 = outputs.argmax(axis=1)
     measured['top1_vs_savedmodel'] = float(np.mean(
         np.array(names)[top1] == np.array(request.reference_classes)))
     measured['litert_top1'] = top1.tolist()  # the Task Library's answers are compared with it
