@@ -71,6 +71,37 @@ def test_graph_needing_tensorflow_ops_is_refused_with_their_names(tmp_path):
   assert 'models/common/preprocessing.py' in str(refused.value)
 
 
+class _StringScorer(tf.Module):
+  """A score that depends on a string input, by comparison and by a vocabulary table."""
+
+  def __init__(self):
+    super().__init__()
+    self.table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+        tf.constant(['a', 'b']), tf.constant([0, 1], tf.int64)), default_value=-1)
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='s'),
+                                tf.TensorSpec([None], tf.float32, name='x')])
+  def mobile(self, s, x):
+    is_a = tf.cast(tf.equal(s, 'a'), tf.float32)
+    return {'score': x + 100.0 * is_a + 50.0 * tf.cast(self.table.lookup(s), tf.float32)}
+
+
+def test_int8_is_calibrated_on_the_string_inputs(tmp_path):
+  """Calibrated on rows whose strings the calibrator never saw, the int8 score's range
+  would be x's [0, 1] and 'a' (100 + x) would be clipped to about 1."""
+  module = _StringScorer()
+  tf.saved_model.save(module, str(tmp_path), signatures={'mobile': module.mobile})
+  # Object arrays, as raw_columns and tf.string's numpy type give them.
+  strings = np.array([b'a', b'b'] * 20, dtype=object)
+  xs = np.linspace(0, 1, 40).astype(np.float32)
+  rows = lambda: ({'s': strings[i:i + 1], 'x': xs[i:i + 1]} for i in range(len(xs)))
+  model = convert.convert(str(tmp_path), 'int8', rows)
+  runner = tf.lite.Interpreter(model_content=model).get_signature_runner('mobile')
+  for text, expected in ((b'a', 100.5), (b'b', 50.5)):
+    (score,) = runner(s=np.array([text], dtype=object), x=np.array([0.5], np.float32))['score']
+    assert abs(score - expected) < 2.0, (text, score)
+
+
 class _Scorer(tf.Module):
   """A two-class mobile signature on one raw number."""
 
