@@ -160,7 +160,10 @@ class Executor(base_executor.BaseExecutor):
 
   def _optimize(self, input_dict, output_dict, exec_properties) -> None:
     settings, beside = from_exec_property(exec_properties['settings'], OptimizationSection)
-    family = load_family(exec_properties['family'], beside.get('family_spec'))
+    # With its body: importing the family's model module registers its Keras layers
+    # (forge>OneHot, ...), which pruning's and QAT's clones look up by name. Without it a
+    # run whose Trainer came from the cache could not clone the model for QAT.
+    family = load_family(exec_properties['family'], beside.get('family_spec'), with_body=True)
     single = artifact_utils.get_single_instance
     model_dir = path_utils.serving_model_path(single(input_dict['model']).uri)
     tft_output = tft.TFTransformOutput(single(input_dict['transform_graph']).uri)
