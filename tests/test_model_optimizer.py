@@ -87,8 +87,8 @@ class _StringScorer(tf.Module):
 
 
 def test_int8_is_calibrated_on_the_string_inputs(tmp_path):
-  """Calibrated on rows whose strings the calibrator never saw, the int8 score's range
-  would be x's [0, 1] and 'a' (100 + x) would be clipped to about 1."""
+  """Calibrated on rows whose strings reached the calibrator empty (neither 'a' nor in the
+  table), the int8 score's range leaves out the string terms: 'a' (100 + x) scored 0.0."""
   module = _StringScorer()
   tf.saved_model.save(module, str(tmp_path), signatures={'mobile': module.mobile})
   # Object arrays, as raw_columns and tf.string's numpy type give them.
