@@ -66,6 +66,10 @@ class TrainingSection(Section):
   early_stopping_patience: Optional[int] = Field(
       None, ge=1, description='Stop after this many epochs without a better eval loss.')
   mixed_precision: Literal['none', 'mixed_float16', 'mixed_bfloat16'] = 'none'
+  seed: Optional[int] = Field(
+      0, ge=0, description='Seeds weight initialization, dropout and the order of training '
+      'batches (Trainer, Tuner, Distiller, pruning and QAT), so the same data and config '
+      'train the same model on the same machine; null draws fresh randomness each run.')
   strategy: StrategySection = Field(default_factory=StrategySection)
   privacy: PrivacySection = Field(default_factory=PrivacySection)
 

@@ -113,7 +113,7 @@ uris = {{a.uri.rstrip('/').split('/')[-2]: a.uri for a in store.get_artifacts()}
 args = type('A', (), dict(transformed_examples=uris['transformed_examples'],
     transform_graph=uris['transform_graph'], output={str(root / 'bench')!r}, train_steps=1, eval_steps=1))
 fn_args = worker._fn_args(args, {{}})
-data = training.dataset(fn_args, fn_args.train_files, tft.TFTransformOutput(fn_args.transform_graph_path), FAMILY, 256)
+data = training.dataset(fn_args, fn_args.train_files, tft.TFTransformOutput(fn_args.transform_graph_path), FAMILY, 256, None)
 rows, started = 0, time.monotonic()
 for features, labels in data:
   rows += int(labels.shape[0])

@@ -148,7 +148,8 @@ def _mobile_components(config: ForgeConfig, deployment: Deployment, family: Fami
         transform_graph=transform.outputs['transform_graph'],
         transformed_examples=transform.outputs['transformed_examples'],
         family=family.name,
-        settings=to_exec_property(config.distillation, **family_settings),
+        settings=to_exec_property(config.distillation, **family_settings,
+                                  seed=config.training.seed),
         batch_size=config.training.batch_size))
   optimizer = ModelOptimizer(
       model=(distiller[0].outputs['student_model'] if distiller else trainer.outputs['model']),
@@ -157,6 +158,7 @@ def _mobile_components(config: ForgeConfig, deployment: Deployment, family: Fami
       examples=example_gen.outputs['examples'],
       family=family.name,
       settings=to_exec_property(config.optimization, **family_settings,
+                                seed=config.training.seed,
                                 model_info=_model_info(config, family)),
       batch_size=config.training.batch_size)
   mobile_pusher = MobilePusher(

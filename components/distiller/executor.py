@@ -70,6 +70,7 @@ class Executor(base_executor.BaseExecutor):
     single = artifact_utils.get_single_instance
     settings, beside = from_exec_property(exec_properties['settings'], DistillationSection)
     family = load_family(exec_properties['family'], beside.get('family_spec'), with_body=True)
+    training.seed_randomness(beside['seed'])  # the config's training.seed
     tft_output = tft.TFTransformOutput(single(input_dict['transform_graph']).uri)
     student, report = distill(
         path_utils.serving_model_path(single(input_dict['model']).uri), tft_output,

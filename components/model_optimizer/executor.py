@@ -164,6 +164,7 @@ class Executor(base_executor.BaseExecutor):
     # (forge>OneHot, ...), which pruning's and QAT's clones look up by name. Without it a
     # run whose Trainer came from the cache could not clone the model for QAT.
     family = load_family(exec_properties['family'], beside.get('family_spec'), with_body=True)
+    training.seed_randomness(beside['seed'])  # the config's training.seed: pruning, QAT
     single = artifact_utils.get_single_instance
     model_dir = path_utils.serving_model_path(single(input_dict['model']).uri)
     tft_output = tft.TFTransformOutput(single(input_dict['transform_graph']).uri)

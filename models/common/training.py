@@ -49,10 +49,21 @@ def _input_layers(tf_transform_output: tft.TFTransformOutput, family: Family):
           for name, feature in sorted(spec.items())}
 
 
-def dataset(fn_args, files, tf_transform_output, family: Family, batch_size: int):
+def seed_randomness(seed: int | None) -> None:
+  """training.seed for Python, NumPy and TensorFlow (initializers, dropout, shuffles); None
+  leaves them unseeded."""
+  if seed is not None:
+    tf.keras.utils.set_random_seed(seed)
+
+
+def dataset(fn_args, files, tf_transform_output, family: Family, batch_size: int,
+            seed: int | None):
+  # The same shuffle seed on every worker: the DATA auto-shard below then hands each worker
+  # disjoint rows of one order.
   data = fn_args.data_accessor.tf_dataset_factory(
       files,
-      TensorFlowDatasetOptions(batch_size=batch_size, label_key=family.transformed_label_key),
+      TensorFlowDatasetOptions(batch_size=batch_size, label_key=family.transformed_label_key,
+                               shuffle_seed=seed),
       tf_transform_output.transformed_metadata.schema)
   options = tf.data.Options()
   # Few files: shard by element, not by file, across workers.
@@ -281,6 +292,7 @@ def run(fn_args, family: Family) -> None:
   """TFX Trainer entry point body; `fn_args.custom_config` comes from the pipeline config
   (see pipeline/pipeline.py): the training section, model.hparams, the backup root."""
   config = trainer_settings(fn_args)
+  seed_randomness(config.seed)
   strategies.set_mixed_precision(config.mixed_precision, config.strategy.kind)
   strategy = strategies.build(config.strategy)
   progress.info('  Trainer strategy: %s', strategies.describe(strategy))
@@ -289,8 +301,10 @@ def run(fn_args, family: Family) -> None:
   steps_per_epoch = max(1, fn_args.train_steps // epochs)
   global_batch = config.batch_size * strategy.num_replicas_in_sync
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-  train = dataset(fn_args, fn_args.train_files, tf_transform_output, family, global_batch)
-  evaluation = dataset(fn_args, fn_args.eval_files, tf_transform_output, family, global_batch)
+  train = dataset(fn_args, fn_args.train_files, tf_transform_output, family, global_batch,
+                  config.seed)
+  evaluation = dataset(fn_args, fn_args.eval_files, tf_transform_output, family, global_batch,
+                       config.seed)
   private = Private(config.privacy, global_batch) if config.privacy.enabled else None
   scale = training_label_scale(fn_args.train_files, tf_transform_output, family)
   with strategy.scope():
@@ -323,6 +337,7 @@ def run(fn_args, family: Family) -> None:
 def tuner_fn(fn_args, family: Family) -> TunerFnResult:
   """TFX Tuner entry point body: KerasTuner over the family's search space."""
   config = trainer_settings(fn_args)
+  seed_randomness(config.seed)
   tuning = TuningSection.model_validate(fn_args.custom_config['tuning'])
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
   fixed = family.hparams(fn_args.custom_config['hparams'])
@@ -340,12 +355,12 @@ def tuner_fn(fn_args, family: Family) -> TunerFnResult:
                else keras_tuner.Objective('val_accuracy', 'max'))
   tuner = tuner_class(build, objective=objective,
                       max_trials=tuning.trials, directory=fn_args.working_dir,
-                      project_name=f'{family.name}_tuning', overwrite=True)
-  batch = config.batch_size
+                      project_name=f'{family.name}_tuning', overwrite=True, seed=config.seed)
+  batch, seed = config.batch_size, config.seed
   return TunerFnResult(tuner=tuner, fit_kwargs={
-      'x': dataset(fn_args, fn_args.train_files, tf_transform_output, family, batch),
+      'x': dataset(fn_args, fn_args.train_files, tf_transform_output, family, batch, seed),
       'validation_data': dataset(fn_args, fn_args.eval_files, tf_transform_output, family,
-                                 batch),
+                                 batch, seed),
       'steps_per_epoch': fn_args.train_steps,
       'validation_steps': fn_args.eval_steps,
       'verbose': 0,
