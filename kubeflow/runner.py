@@ -1,5 +1,12 @@
-"""Compiles the pipeline built by create_pipeline(config) into a KFP v2 pipeline spec with
-TFX's KubeflowV2DagRunner, and submits it to a Kubeflow Pipelines endpoint."""
+"""Compiles the pipeline built by create_pipeline(config) into a KFP pipeline spec (schema
+2.1.0) with TFX's KubeflowV2DagRunner, for one of two backends, and submits it.
+
+- `kubeflow`: open-source Kubeflow Pipelines 2.x. Its backend runs only container and
+  importer executors, so the Evaluator's baseline comes from a container step
+  (LatestPushedModel: the newest pushed version) and there is no drift baseline.
+- `vertex`: Vertex AI Pipelines, which runs TFX's resolver executors (ML Metadata queries):
+  the baseline is TFX's LatestBlessedModelStrategy.
+"""
 from __future__ import annotations
 
 import datetime
@@ -14,6 +21,7 @@ from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
 from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
+from kubeflow import backend_rules
 from pipeline import datasets
 from pipeline.config import ConfigError, ForgeConfig
 from kfp.pipeline_spec import pipeline_spec_pb2
@@ -21,9 +29,14 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from pipeline.pipeline import Deployment, create_pipeline
 from pipeline.schema import PROJECT_DIR, curated_schema
 
+KUBEFLOW, VERTEX = 'kubeflow', 'vertex'
+TARGETS = (KUBEFLOW, VERTEX)
+# The open-source API server accepts only this (backend/src/apiserver/template/v2_template.go).
+SCHEMA_VERSION = '2.1.0'
 # Run parameters a user can set per run at submit time.
 DATA_ROOT_PARAMETER = 'data-root'
 TRAIN_ARGS_PARAMETER = 'train-args'  # TrainArgs as JSON, e.g. {"num_steps": 1000}
+LATEST_PUSHED_MODEL = 'latest_pushed_model'  # the baseline step's task on open-source KFP
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 
 
@@ -74,8 +87,11 @@ def _input_pattern(config: ForgeConfig) -> str:
                          Path('data')).pattern
 
 
-def kubeflow_deployment(config: ForgeConfig) -> Deployment:
+def kubeflow_deployment(config: ForgeConfig, target: str = KUBEFLOW) -> Deployment:
   kubeflow = _kubeflow_section(config)
+  if target not in TARGETS:
+    raise ConfigError(f'--target {target!r}: use {KUBEFLOW} (open-source Kubeflow Pipelines) '
+                      f'or {VERTEX} (Vertex AI Pipelines)')
   if config.data.window > 1:
     raise ConfigError(f'data.window {config.data.window}: the training window is resolved by '
                       'a resolver strategy of this project, and KFP v2 compiles only TFX\'s '
@@ -100,39 +116,74 @@ def kubeflow_deployment(config: ForgeConfig) -> Deployment:
           name=TRAIN_ARGS_PARAMETER, ptype=str,
           default=train_args_json(config.training.train_steps)),
       trainer_resources=_trainer_resources(kubeflow.trainer),
-      # KFP v2 compiles only TFX's own resolver strategies (into MLMD queries).
-      baseline_strategy=LatestBlessedModelStrategy,
+      # Vertex runs TFX's own resolver strategies (compiled into MLMD queries); open-source
+      # KFP runs none: there the LatestPushedModel step finds the baseline.
+      baseline_strategy=LatestBlessedModelStrategy if target == VERTEX else None,
       baseline_takes_candidate=False,
       # Which earlier data a gate accepted is not such a query: no drift baseline on Kubeflow.
       drift_baseline_strategy=None)
 
 
-def compile_pipeline(config: ForgeConfig, output_dir: Path) -> Path:
-  """Writes <output_dir>/pipeline.json (a KFP v2 PipelineJob) and returns its path."""
+def spec_name(pipeline_name: str) -> str:
+  return pipeline_name.lower().replace('_', '-')
+
+
+def compile_pipeline(config: ForgeConfig, output_dir: Path, target: str = KUBEFLOW) -> Path:
+  """Writes <output_dir>/pipeline.json (a PipelineJob: the PipelineSpec, schema 2.1.0, and
+  its runtime config) for `target` and returns its path."""
   kubeflow = _kubeflow_section(config)
+  deployment = kubeflow_deployment(config, target)
   output_dir.mkdir(parents=True, exist_ok=True)
   runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
-      config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=kubeflow.image),
+      config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
+          default_image=kubeflow.image, use_pipeline_spec_2_1=True),
       output_dir=str(output_dir), output_filename='pipeline.json')
   defaults = {DATA_ROOT_PARAMETER: kubeflow.data_root,
               TRAIN_ARGS_PARAMETER: train_args_json(config.training.train_steps)}
-  runner.run(create_pipeline(config, kubeflow_deployment(config)), parameter_values=defaults,
-             write_out=True)
-  return output_dir / 'pipeline.json'
+  job = runner.run(create_pipeline(config, deployment), parameter_values=defaults,
+                   write_out=False)
+  # Kubeflow names the run's Argo Workflow after it, Vertex its PipelineJob: both take only
+  # lowercase letters, digits and '-' ('penguin_spans' -> 'penguin-spans').
+  job['pipelineSpec']['pipelineInfo']['name'] = spec_name(config.pipeline.name)
+  tasks = job['pipelineSpec']['root']['dag']['tasks']
+  if LATEST_PUSHED_MODEL in tasks:
+    # It reads the serving directory, which changes outside its inputs: never cached.
+    tasks[LATEST_PUSHED_MODEL]['cachingOptions'] = {}
+  refused = backend_rules.problems(job) if target == KUBEFLOW else []
+  if refused:
+    raise ConfigError('The compiled spec would be refused by Kubeflow Pipelines:\n  '
+                      + '\n  '.join(refused))
+  path = output_dir / 'pipeline.json'
+  path.write_text(json.dumps(job, indent=2, sort_keys=True))
+  return path
 
 
-def run_request(config: ForgeConfig, spec_path: Path, host: str, experiment: str,
-                parameters: Dict[str, object]) -> Dict[str, object]:
-  """What `forge submit` sends: shown as is by --dry-run."""
+def run_request(config: ForgeConfig, spec_path: Path, host: Optional[str], experiment: str,
+                parameters: Dict[str, object], target: str = KUBEFLOW,
+                project: Optional[str] = None, region: Optional[str] = None
+                ) -> Dict[str, object]:
+  """What `forge submit` sends: shown as is by --dry-run. `host` is the KFP API (target
+  kubeflow); Vertex AI takes a Google Cloud project and region instead."""
+  if target == KUBEFLOW and not host:
+    raise ConfigError('--host: give the Kubeflow Pipelines API, e.g. http://localhost:8080 '
+                      '(or --target vertex with --project and --region)')
+  if target == VERTEX and not (project and region):
+    raise ConfigError('--target vertex needs --project and --region (the Google Cloud project '
+                      'and region of Vertex AI Pipelines, e.g. --region us-central1)')
   spec = json.loads(spec_path.read_text())
-  defaults = {name: next(iter(value.values()))
-              for name, value in spec['runtimeConfig'].get('parameters', {}).items()}
+  # Schema 2.1: runtimeConfig.parameterValues holds plain values (2.0: typed `parameters`).
+  defaults = dict(spec['runtimeConfig'].get('parameterValues', {}))
+  backend = ({'host': host} if target == KUBEFLOW else {'project': project, 'region': region})
   return {
-      'host': host,
+      'target': target,
+      **backend,
       'experiment': experiment,
-      'run_name': f'{config.pipeline.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}',
+      'run_name': f'{spec_name(config.pipeline.name)}-{datetime.datetime.now():%Y%m%d-%H%M%S}',
       'pipeline_spec': str(spec_path),
       'pipeline_name': spec['pipelineSpec']['pipelineInfo']['name'],
+      # Where the run's artifacts go (kubeflow.pipeline_root/<pipeline>); KFP would use its
+      # own default bucket otherwise.
+      'pipeline_root': spec['runtimeConfig']['gcsOutputDirectory'],
       'parameters': {**defaults, **parameters},
   }
 
@@ -156,15 +207,33 @@ def schedule_request(run: Dict[str, object], cron: str) -> Dict[str, object]:
 
 
 def _pipeline_package(request: Dict[str, object]) -> Path:
-  # TFX writes a PipelineJob; the kfp client takes the PipelineSpec inside it.
+  """The file each backend takes: open-source KFP the PipelineSpec inside TFX's PipelineJob
+  (schema 2.1.0, as YAML, the kfp client's package format); Vertex AI the PipelineJob."""
   job_path = Path(request['pipeline_spec'])
+  if request.get('target', KUBEFLOW) == VERTEX:
+    return job_path
   spec_path = job_path.with_name('pipeline_spec.yaml')
   spec_path.write_text(yaml.safe_dump(json.loads(job_path.read_text())['pipelineSpec']))
   return spec_path
 
 
+def _vertex_job(request: Dict[str, object]):
+  # pylint: disable=import-outside-toplevel
+  from google.cloud import aiplatform
+  return aiplatform.PipelineJob(
+      display_name=request['run_name'], template_path=str(_pipeline_package(request)),
+      pipeline_root=request['pipeline_root'], parameter_values=request['parameters'],
+      project=request['project'], location=request['region'])
+
+
 def schedule(request: Dict[str, object]) -> str:
-  """Creates the recurring run with the kfp client; returns its id."""
+  """Creates the recurring run (KFP client, or a Vertex AI schedule); returns its id."""
+  if request.get('target', KUBEFLOW) == VERTEX:
+    # Vertex takes a five-field crontab line.
+    job_schedule = _vertex_job(request).create_schedule(
+        display_name=request['job_name'], cron=request['cron_expression'].split(' ', 1)[1],
+        max_concurrent_run_count=request['max_concurrency'])
+    return job_schedule.resource_name
   import kfp  # pylint: disable=import-outside-toplevel
   client = kfp.Client(host=request['host'])
   experiment = client.create_experiment(request['experiment'])
@@ -172,17 +241,23 @@ def schedule(request: Dict[str, object]) -> str:
       experiment_id=experiment.experiment_id, job_name=request['job_name'],
       cron_expression=request['cron_expression'], max_concurrency=request['max_concurrency'],
       no_catchup=request['no_catchup'], params=request['parameters'],
-      pipeline_package_path=str(_pipeline_package(request)))
+      pipeline_package_path=str(_pipeline_package(request)),
+      pipeline_root=request['pipeline_root'])
   return recurring.recurring_run_id
 
 
 def submit(request: Dict[str, object]) -> str:
-  """Starts a run with the kfp client; returns the run's id."""
+  """Starts a run (KFP client, or a Vertex AI PipelineJob); returns the run's id."""
+  if request.get('target', KUBEFLOW) == VERTEX:
+    job = _vertex_job(request)
+    job.submit(experiment=request['experiment'])
+    return job.resource_name
   import kfp  # pylint: disable=import-outside-toplevel
   client = kfp.Client(host=request['host'])
   result = client.create_run_from_pipeline_package(
       pipeline_file=str(_pipeline_package(request)),
       arguments=request['parameters'],
       run_name=request['run_name'],
-      experiment_name=request['experiment'])
+      experiment_name=request['experiment'],
+      pipeline_root=request['pipeline_root'])
   return result.run_id

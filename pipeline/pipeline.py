@@ -21,6 +21,7 @@ from tfx.types import Channel, standard_artifacts
 from base.settings import to_exec_property
 from components.baseline_resolver.accepted_spans import AcceptedSpansStrategy
 from components.baseline_resolver.accepted_statistics import LatestAcceptedStatisticsStrategy
+from components.baseline_resolver.component import LatestPushedModel
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
 from components.common.fingerprint import code_fingerprint as component_fingerprint
 from components.example_gen.component import CsvExampleGen, ImportExampleGen
@@ -54,7 +55,9 @@ class Deployment:
   train_args: Union[dict, data_types.RuntimeParameter]  # TrainArgs, or its JSON at run time
   metadata_connection_config: Optional[object] = None  # None: the orchestrator's own
   trainer_resources: Optional[object] = None  # a KFP ResourceSpec proto
-  baseline_strategy: Type = LatestBlessedOtherModelStrategy
+  # Finds the Evaluator's baseline; None: the LatestPushedModel step instead of a Resolver
+  # (open-source KFP runs no resolvers: only container and importer executors).
+  baseline_strategy: Optional[Type] = LatestBlessedOtherModelStrategy
   # The strategy also takes the Trainer's model, to leave it (and incompatible baselines) out.
   baseline_takes_candidate: bool = True
   # Finds the drift baseline; None: no drift check (KFP v2 compiles only TFX's own strategies).
@@ -170,6 +173,23 @@ def _mobile_components(config: ForgeConfig, deployment: Deployment, family: Fami
   return [*distiller, optimizer, mobile_pusher]
 
 
+def _baseline(deployment: Deployment, config: ForgeConfig, trainer):
+  """The node that finds the Evaluator's baseline: a Resolver (here, on Vertex), or where
+  resolvers do not run, the step that takes the newest pushed version."""
+  if deployment.baseline_strategy is None:
+    return LatestPushedModel(model=trainer.outputs['model'],
+                             serving_dir=deployment.serving_dir,
+                             model_name=config.model_name).with_id('latest_pushed_model')
+  candidate = ({'candidate': trainer.outputs['model']}
+               if deployment.baseline_takes_candidate else {})
+  return Resolver(
+      strategy_class=deployment.baseline_strategy,
+      model=Channel(type=standard_artifacts.Model),
+      model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+      **candidate,
+  ).with_id('latest_blessed_model_resolver')
+
+
 def create_pipeline(config: ForgeConfig,
                     deployment: Optional[Deployment] = None) -> Pipeline:
   deployment = deployment or local_deployment(config)
@@ -266,18 +286,12 @@ def create_pipeline(config: ForgeConfig,
       custom_config=training_config)
   if deployment.trainer_resources is not None:
     trainer.with_platform_config(deployment.trainer_resources)
-  candidate = ({'candidate': trainer.outputs['model']}
-               if deployment.baseline_takes_candidate else {})
-  baseline_resolver = Resolver(
-      strategy_class=deployment.baseline_strategy,
-      model=Channel(type=standard_artifacts.Model),
-      model_blessing=Channel(type=standard_artifacts.ModelBlessing),
-      **candidate,
-  ).with_id('latest_blessed_model_resolver')
+  baseline = _baseline(deployment, config, trainer)
   evaluator = Evaluator(
       examples=example_gen.outputs['examples'],
       model=trainer.outputs['model'],
-      baseline_model=baseline_resolver.outputs['model'],
+      baseline_model=(baseline.outputs['model'] if deployment.baseline_strategy
+                      else baseline.outputs['baseline_model']),
       eval_config=eval_config(family, config.gates))
   pusher = ServingPusher(
       model=trainer.outputs['model'],
@@ -311,7 +325,7 @@ def create_pipeline(config: ForgeConfig,
       components=[example_gen, statistics_gen, schema_gen, example_validator,
                   *drift_components, validation_gate,
                   leakage_check, *span_window, transform, *tuning_components, trainer,
-                  baseline_resolver, evaluator, pusher, *mobile_components, model_card],
+                  baseline, evaluator, pusher, *mobile_components, model_card],
       enable_cache=True,
       metadata_connection_config=deployment.metadata_connection_config,
       beam_pipeline_args=deployment.beam_args)

@@ -25,9 +25,14 @@ def incompatibility(baseline: types.Artifact, candidate: types.Artifact) -> Opti
   can). TFMA feeds both the same examples and compares the same output: a baseline that
   takes other raw features (a column renamed, added or dropped) or answers in another
   shape (other classes, another task) would fail inside the Evaluator."""
+  return incompatible_models(path_utils.serving_model_path(baseline.uri),
+                             path_utils.serving_model_path(candidate.uri))
+
+
+def incompatible_models(baseline_dir: str, candidate_dir: str) -> Optional[str]:
+  """incompatibility() for two SavedModel directories."""
   (old_inputs, old_outputs), (new_inputs, new_outputs) = (
-      signature_io(path_utils.serving_model_path(model.uri), SERVING_RAW)
-      for model in (baseline, candidate))
+      signature_io(model_dir, SERVING_RAW) for model_dir in (baseline_dir, candidate_dir))
   if old_inputs != new_inputs:
     changed = sorted(set(old_inputs).symmetric_difference(new_inputs)) or sorted(
         name for name in old_inputs if old_inputs[name] != new_inputs[name])

@@ -16,7 +16,12 @@ from __future__ import annotations
 
 import contextlib
 
+import posixpath
+
+import tensorflow as tf
 from tfx.components.evaluator import executor as evaluator_executor
+from tfx.types import standard_component_specs
+from tfx.utils import path_utils
 from tfx_bsl.coders import batch_util
 
 BATCH_SIZE = 100
@@ -32,8 +37,21 @@ def _adaptive_batches_capped(rows: int):
     batch_util._BATCH_SIZE_CAP = cap  # pylint: disable=protected-access
 
 
+def without_empty_baseline(input_dict):
+  """Leaves out a baseline Model artifact that holds no SavedModel: on open-source KFP the
+  baseline step always outputs one, empty on a pipeline's first run
+  (components/baseline_resolver/executor.py)."""
+  key = standard_component_specs.BASELINE_MODEL_KEY
+  baselines = input_dict.get(key) or []
+  if all(tf.io.gfile.exists(posixpath.join(path_utils.serving_model_path(model.uri),
+                                           'saved_model.pb')) for model in baselines):
+    return input_dict
+  return {**input_dict, key: []}
+
+
 class EvaluatorExecutor(evaluator_executor.Executor):
 
   def Do(self, input_dict, output_dict, exec_properties):
+    input_dict = without_empty_baseline(input_dict)
     with _adaptive_batches_capped(BATCH_SIZE):
       super().Do(input_dict, output_dict, exec_properties)
