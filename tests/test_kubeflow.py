@@ -1,4 +1,8 @@
-"""The same pipeline compiled for Kubeflow Pipelines, its serving manifests, and submission."""
+"""The same pipeline compiled for open-source Kubeflow Pipelines (--target kubeflow) and
+Vertex AI Pipelines (--target vertex), what the KFP backend accepts, the artifact types TFX's
+container entry point imports, the serving manifests, and submission.
+(The spec run task by task: test_kfp_replay.py.)"""
+import copy
 import http.server
 import json
 import subprocess
@@ -9,8 +13,15 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from kubeflow.runner import (compile_pipeline, run_request, schedule, schedule_request,
-                             submit)
+from tfx import types
+from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
+from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
+from tfx.utils import import_utils
+
+import forge
+from kubeflow import backend_rules
+from kubeflow.runner import (LATEST_PUSHED_MODEL, compile_pipeline, kubeflow_deployment,
+                             run_request, schedule, schedule_request, submit)
 from kubeflow.serving import GRPC_PORT, REST_PORT, write_manifests
 from pipeline.config import ConfigError, load_config
 from pipeline.pipeline import create_pipeline
@@ -18,6 +29,10 @@ from tests.conftest import FORGE, PROJECT_DIR, write_config
 
 RESOLVER = 'latest_blessed_model_resolver'
 DRIFT_RESOLVER = 'accepted_statistics_resolver'
+# Every built-in config with a kubeflow section, for each target.
+BUILT_IN = sorted(path.stem for path in (PROJECT_DIR / 'configs').glob('*.yaml')
+                  if 'kubeflow' in yaml.safe_load(path.read_text()))
+TARGETS = ['kubeflow', 'vertex']
 
 
 def _config(tmp_path, name, **sections):
@@ -25,13 +40,20 @@ def _config(tmp_path, name, **sections):
                                   pipeline={'root': str(tmp_path / 'root')}, **sections))
 
 
-@pytest.fixture(scope='module', params=['penguin', 'taxi', 'digits'])
+@pytest.fixture(scope='module', params=[(name, target) for name in BUILT_IN
+                                         for target in TARGETS], ids='-'.join)
 def compiled(request, tmp_path_factory):
-  work = tmp_path_factory.mktemp(f'kfp_{request.param}')
-  config = _config(work, request.param)
-  job = json.loads(compile_pipeline(config, work / 'out').read_text())
+  name, target = request.param
+  work = tmp_path_factory.mktemp(f'kfp_{name}_{target}')
+  config = _config(work, name)
+  job = json.loads(compile_pipeline(config, work / 'out', target).read_text())
   spec = json_format.ParseDict(job['pipelineSpec'], pipeline_spec_pb2.PipelineSpec())
   return config, job, spec
+
+
+def _target(job) -> str:
+  tasks = job['pipelineSpec']['root']['dag']['tasks']
+  return 'kubeflow' if LATEST_PUSHED_MODEL in tasks else 'vertex'
 
 
 def _executor_containers(job):
@@ -43,19 +65,26 @@ def _executor_containers(job):
 
 
 def test_spec_has_every_local_component_with_the_same_edges(compiled):
-  config, _, spec = compiled
+  config, job, spec = compiled
   local = create_pipeline(config)
   tasks = spec.root.dag.tasks
+  # Where the baseline comes from: a container step (open-source KFP), TFX's resolver split
+  # into two MLMD queries with no inputs (Vertex).
+  baseline = LATEST_PUSHED_MODEL if _target(job) == 'kubeflow' else RESOLVER
   for component in local.components:
     if component.id == DRIFT_RESOLVER:
       assert DRIFT_RESOLVER not in tasks  # a custom strategy: local runs only
       continue
     if component.id == RESOLVER:
-      # KFP v2 splits the baseline resolver into two MLMD queries, with no inputs.
-      assert f'{RESOLVER}-model-resolver' in tasks
-      assert f'{RESOLVER}-model-blessing-resolver' in tasks
+      if baseline == RESOLVER:
+        assert f'{RESOLVER}-model-resolver' in tasks
+        assert f'{RESOLVER}-model-blessing-resolver' in tasks
+      else:
+        assert set(tasks[LATEST_PUSHED_MODEL].dependent_tasks) == {'Trainer'}
+        assert not [task for task in tasks if task.startswith(RESOLVER)]
       continue
     upstream = {node.id for node in component.upstream_nodes} - {DRIFT_RESOLVER}
+    upstream = {baseline if node == RESOLVER else node for node in upstream}
     kfp_upstream = {task.split('-model-')[0] for task in tasks[component.id].dependent_tasks}
     assert kfp_upstream == upstream, component.id
 
@@ -78,16 +107,17 @@ def test_spec_uses_the_configured_image_beam_args_and_trainer_resources(compiled
 def test_data_root_and_train_args_are_run_parameters(compiled):
   config, job, spec = compiled
   assert set(spec.root.input_definitions.parameters) == {'data-root', 'train-args'}
-  defaults = job['runtimeConfig']['parameters']
-  assert defaults['data-root']['stringValue'] == config.kubeflow.data_root
-  assert json.loads(defaults['train-args']['stringValue']) == {
-      'num_steps': config.training.train_steps}
+  defaults = job['runtimeConfig']['parameterValues']  # schema 2.1: plain values
+  assert defaults['data-root'] == config.kubeflow.data_root
+  assert json.loads(defaults['train-args']) == {'num_steps': config.training.train_steps}
+  assert job['runtimeConfig']['gcsOutputDirectory'] == (
+      f'{config.kubeflow.pipeline_root}/{config.pipeline.name}')
 
 
 def test_curated_schema_is_read_from_the_image(compiled):
   config, _, spec = compiled
   schema_file = spec.root.dag.tasks['ImportSchemaGen'].inputs.parameters['schema_file']
-  value = schema_file.runtime_value.constant_value.string_value
+  value = schema_file.runtime_value.constant.string_value
   assert value.startswith(config.kubeflow.project_dir + '/schemas/')
 
 
@@ -128,8 +158,8 @@ def test_serving_manifests_match_the_pusher_output(compiled, tmp_path):
   assert {p['port'] for p in service['spec']['ports']} == {GRPC_PORT, REST_PORT}
   assert container['readinessProbe']['httpGet']['path'] == f'/v1/models/{config.model_name}'
   pusher = spec.root.dag.tasks['Pusher'].inputs.parameters
-  serving_dir = pusher['serving_dir'].runtime_value.constant_value.string_value
-  model_name = pusher['model_name'].runtime_value.constant_value.string_value
+  serving_dir = pusher['serving_dir'].runtime_value.constant.string_value
+  model_name = pusher['model_name'].runtime_value.constant.string_value
   assert model_name == config.model_name
   base_path = f'{serving_dir}/{model_name}'
   models_config = (out / 'models.config').read_text()
@@ -189,12 +219,15 @@ class _KfpStandIn(http.server.BaseHTTPRequestHandler):
 
 
 def test_submit_starts_a_run_through_the_kfp_client(compiled, tmp_path):
-  config, _, _ = compiled
+  config, job, _ = compiled
+  if _target(job) != 'kubeflow':
+    pytest.skip('the KFP API takes the kubeflow target\'s spec')
   server = http.server.HTTPServer(('127.0.0.1', 0), _KfpStandIn)
   threading.Thread(target=server.serve_forever, daemon=True).start()
   _KfpStandIn.requests.clear()
+  spec_path = tmp_path / 'pipeline.json'
+  spec_path.write_text(json.dumps(job))
   try:
-    spec_path = compile_pipeline(config, tmp_path / 'out')
     request = run_request(config, spec_path, f'http://127.0.0.1:{server.server_port}',
                           'tfx-forge', {'data-root': 'gs://other/data'})
     assert submit(request) == 'run-1'
@@ -205,6 +238,9 @@ def test_submit_starts_a_run_through_the_kfp_client(compiled, tmp_path):
   assert len(runs) == 1
   run = runs[0]
   assert run['pipeline_spec']['pipelineInfo']['name'] == config.pipeline.name
+  # The API server refuses any other (apiserver/template/v2_template.go).
+  assert run['pipeline_spec']['schemaVersion'] == '2.1.0'
+  assert run['runtime_config']['pipeline_root'] == job['runtimeConfig']['gcsOutputDirectory']
   assert run['runtime_config']['parameters']['data-root'] == 'gs://other/data'
   assert run['experiment_id'] == 'exp-1'
 
@@ -230,3 +266,125 @@ def test_schedule_creates_a_recurring_run_of_the_compiled_spec(tmp_path):
   assert sent['pipeline_spec']['pipelineInfo']['name'] == config.pipeline.name
   assert sent['experiment_id'] == 'exp-1' and int(sent['max_concurrency']) == 1
   assert sent['no_catchup'] is True
+
+
+# What the open-source backend accepts (kubeflow/backend_rules.py cites the KFP source).
+
+def _old_form(config, tmp_path) -> dict:
+  """The spec `forge compile` wrote before: schema 2.0.0, TFX's resolvers."""
+  runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
+      config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
+          default_image=config.kubeflow.image),
+      output_dir=str(tmp_path), output_filename='old.json')
+  return runner.run(create_pipeline(config, kubeflow_deployment(config, 'vertex')),
+                    parameter_values={'data-root': 'gs://b/data', 'train-args': '{}'},
+                    write_out=False)
+
+
+def test_backend_accepts_the_kubeflow_target_and_refuses_resolvers(compiled):
+  _, job, _ = compiled
+  refused = backend_rules.problems(job)
+  if _target(job) == 'kubeflow':
+    assert refused == []
+  else:  # Vertex runs TFX's resolvers; open-source KFP does not
+    assert refused and all('resolver executor' in problem for problem in refused)
+
+
+def test_backend_refuses_the_old_form(tmp_path):
+  refused = '\n'.join(backend_rules.problems(_old_form(_config(tmp_path, 'penguin'), tmp_path)))
+  assert "schemaVersion '2.0.0'" in refused
+  assert 'resolver executor' in refused
+  assert 'instead of constant' in refused  # runtimeValue.constantValue
+  assert "parameterType None" in refused  # 2.0's `type`
+
+
+@pytest.mark.parametrize('change, expected', [
+    (lambda s: s.update(schemaVersion='2.0.0'), 'schemaVersion'),
+    (lambda s: s['pipelineInfo'].update(name='Penguin_Spans'), 'pipelineInfo.name'),
+    (lambda s: s['pipelineInfo'].update(name=''), 'pipelineInfo.name'),
+    (lambda s: s['deploymentSpec']['executors']['Trainer_executor'].update(
+        resolver=s['deploymentSpec']['executors']['Trainer_executor'].pop('container')),
+     'resolver executor'),
+    (lambda s: s['deploymentSpec']['executors']['Trainer_executor']['container'][
+        'args'].append('{{$.pipeline_root}}'), 'placeholder'),
+    (lambda s: s['root']['dag']['tasks']['Pusher']['inputs']['parameters'][
+        'model_name'].update(runtimeValue={'constantValue': {'stringValue': 'penguin'}}),
+     'instead of constant'),
+    (lambda s: s['components']['Pusher']['inputDefinitions']['parameters'][
+        'model_name'].update(parameterType='PARAMETER_TYPE_ENUM_UNSPECIFIED'),
+     'parameterType'),
+    (lambda s: s['root']['dag']['tasks']['Evaluator'].update(
+        dependentTasks=['Trainer', 'NoSuchTask']), 'NoSuchTask'),
+    (lambda s: s['root']['dag']['tasks']['Evaluator'].update(artifactIterator={}),
+     'artifactIterator'),
+])
+def test_a_spec_the_backend_would_refuse_fails(compiled, change, expected):
+  config, job, _ = compiled
+  if _target(job) != 'kubeflow' or config.pipeline.name != 'penguin':
+    pytest.skip('one spec is enough')
+  changed = copy.deepcopy(job)
+  change(changed['pipelineSpec'])
+  assert any(expected in problem for problem in backend_rules.problems(changed))
+
+
+def test_run_parameter_values_must_match_their_type(compiled):
+  _, job, _ = compiled
+  changed = copy.deepcopy(job)
+  changed['pipelineSpec']['root']['inputDefinitions']['parameters']['train-args'][
+      'parameterType'] = 'STRUCT'
+  assert any('train-args' in problem for problem in backend_rules.problems(changed))
+
+
+def test_pipeline_names_with_underscores_compile_to_names_kubernetes_takes(tmp_path):
+  config = _config(tmp_path, 'penguin')
+  config.pipeline.name = 'penguin_spans'
+  job = json.loads(compile_pipeline(config, tmp_path / 'out').read_text())
+  assert job['pipelineSpec']['pipelineInfo']['name'] == 'penguin-spans'
+  assert backend_rules.problems(job) == []
+
+
+# Custom artifact types, as TFX's container entry point imports them.
+
+def _artifact_types(job) -> dict:
+  """schema title -> ArtifactTypeSchema, of every artifact any component reads or writes."""
+  spec = json_format.ParseDict(job['pipelineSpec'], pipeline_spec_pb2.PipelineSpec())
+  types_by_title = {}
+  for component in spec.components.values():
+    for definitions in (component.input_definitions, component.output_definitions):
+      for artifact in definitions.artifacts.values():
+        types_by_title[yaml.safe_load(artifact.artifact_type.instance_schema)['title']] = (
+            artifact.artifact_type)
+  return types_by_title
+
+
+def test_every_artifact_type_in_the_spec_imports_through_tfx_entry_point(compiled):
+  _, job, _ = compiled
+  titles = _artifact_types(job)
+  assert 'forge.LeakageReport' in titles and 'forge.ModelCard' in titles
+  for title, schema in titles.items():
+    # What kubeflow_v2_entrypoint_utils._parse_raw_artifact does with each artifact.
+    # pylint: disable=protected-access
+    class_path = kubeflow_v2_entrypoint_utils._retrieve_class_path(schema)
+    artifact_class = import_utils.import_class_by_path(class_path)
+    assert issubclass(artifact_class, types.Artifact), title
+    if not title.startswith('tfx.'):
+      assert artifact_class.TYPE_NAME == title
+
+
+def test_every_custom_artifact_type_is_exported_by_forge():
+  # Importing the components defines every artifact class they use.
+  import importlib  # pylint: disable=import-outside-toplevel
+  for component in (PROJECT_DIR / 'components').glob('*/component.py'):
+    importlib.import_module(f'components.{component.parent.name}.component')
+
+  def subclasses(cls):
+    for sub in cls.__subclasses__():
+      yield sub
+      yield from subclasses(sub)
+  ours = {cls.TYPE_NAME: cls for cls in subclasses(types.Artifact)
+          if cls.__module__.startswith('components.')}
+  assert set(ours) >= {'forge.LeakageReport', 'forge.DistillationReport', 'forge.ModelCard'}
+  for type_name, cls in ours.items():
+    module, name = type_name.split('.')
+    assert module == 'forge', f'{cls}: TYPE_NAME {type_name!r} must be forge.<class name>'
+    assert getattr(forge, name) is cls
