@@ -388,3 +388,27 @@ def test_every_custom_artifact_type_is_exported_by_forge():
     module, name = type_name.split('.')
     assert module == 'forge', f'{cls}: TYPE_NAME {type_name!r} must be forge.<class name>'
     assert getattr(forge, name) is cls
+
+
+def test_example_gen_resolves_spans_when_no_driver_ran(tmp_path):
+  """Open-source KFP never runs the spec's lifecycle.preCacheCheck (TFX's ExampleGen
+  driver): the executor resolves {SPAN} itself (components/example_gen/spans.py)."""
+  # pylint: disable=import-outside-toplevel
+  from tfx.proto import example_gen_pb2
+  from tfx.types import standard_artifacts
+  from tfx.utils import proto_utils
+  from components.example_gen import spans
+  for span in (2007, 2008, 2009):
+    (tmp_path / f'year-{span}').mkdir()
+    (tmp_path / f'year-{span}' / 'penguins.csv').write_text('species\nAdelie\n')
+  pattern = example_gen_pb2.Input(splits=[
+      example_gen_pb2.Input.Split(name='all', pattern='year-{SPAN}/penguins.csv')])
+  examples = standard_artifacts.Examples()
+  resolved = spans.resolve_when_no_driver_ran(
+      {'input_base': str(tmp_path), 'input_config': proto_utils.proto_to_json(pattern)},
+      {'examples': [examples]})
+  assert resolved['span'] == examples.span == 2009
+  assert json.loads(resolved['input_config'])['splits'][0]['pattern'] == 'year-2009/penguins.csv'
+  assert 'year-2009' not in resolved['input_fingerprint'] or resolved['input_fingerprint']
+  # A driver ran (locally, on Vertex): nothing changes.
+  assert spans.resolve_when_no_driver_ran({'span': 7}, {}) == {'span': 7}

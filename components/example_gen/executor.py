@@ -47,6 +47,7 @@ from tfx.utils import proto_utils
 from tfx_bsl.coders import csv_decoder
 
 from base.names import safe_column
+from components.example_gen import spans
 
 # Input per temporary shard: what the second pass holds in memory at once (as Python
 # objects, about three times this).
@@ -147,6 +148,8 @@ class _BoundedMemoryExampleGen(BaseExampleGenExecutor):
   def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
          exec_properties: Dict[str, Any]) -> None:
     self._log_startup(input_dict, output_dict, exec_properties)
+    # Open-source KFP runs no ExampleGen driver: resolve {SPAN} here (spans.py).
+    exec_properties = spans.resolve_when_no_driver_ran(exec_properties, output_dict)
     self._custom_config = custom_settings(
         exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY))
     input_config = example_gen_pb2.Input()
