@@ -412,3 +412,19 @@ def test_example_gen_resolves_spans_when_no_driver_ran(tmp_path):
   assert resolved['input_fingerprint'].startswith('split:all,num_files:1,')
   # A driver ran (locally, on Vertex): nothing changes.
   assert spans.resolve_when_no_driver_ran({'span': 7}, {}) == {'span': 7}
+
+
+def test_the_image_entry_point_is_what_the_spec_calls(compiled):
+  _, job, _ = compiled
+  dockerfile = (PROJECT_DIR / 'kubeflow' / 'Dockerfile').read_text()
+  (entry_point,) = [json.loads(line.split(None, 1)[1]) for line in dockerfile.splitlines()
+                    if line.startswith('ENTRYPOINT')]
+  for label, executor in job['pipelineSpec']['deploymentSpec']['executors'].items():
+    if 'container' in executor:
+      assert executor['container']['command'] == entry_point, label
+  # Every package pyproject installs is in the image (forge/ holds the artifact types).
+  import tomli  # pylint: disable=import-outside-toplevel  (Python 3.10: no tomllib)
+  pyproject = tomli.loads((PROJECT_DIR / 'pyproject.toml').read_text())
+  for package in pyproject['tool']['setuptools']['packages']['find']['include']:
+    folder = package.rstrip('*')
+    assert f'COPY {folder} ./{folder}' in dockerfile, package
