@@ -428,3 +428,29 @@ def test_the_image_entry_point_is_what_the_spec_calls(compiled):
   for package in pyproject['tool']['setuptools']['packages']['find']['include']:
     folder = package.rstrip('*')
     assert f'COPY {folder} ./{folder}' in dockerfile, package
+
+
+def test_latest_pushed_model_takes_the_newest_complete_version(tmp_path):
+  # pylint: disable=import-outside-toplevel
+  from components.baseline_resolver.executor import newest_pushed_version
+  assert newest_pushed_version(str(tmp_path), 'penguin') is None  # a first run
+  for version, complete in ((100, True), (200, True), (300, False)):
+    (tmp_path / 'penguin' / str(version)).mkdir(parents=True)
+    if complete:  # the pushers copy saved_model.pb last
+      (tmp_path / 'penguin' / str(version) / 'saved_model.pb').write_bytes(b'')
+  (tmp_path / 'penguin' / '.partial-400').mkdir()
+  (tmp_path / 'penguin' / '.partial-400' / 'saved_model.pb').write_bytes(b'')
+  assert newest_pushed_version(str(tmp_path), 'penguin') == f'{tmp_path}/penguin/200'
+
+
+def test_the_evaluator_leaves_out_an_empty_baseline(tmp_path):
+  # pylint: disable=import-outside-toplevel
+  from tfx.types import standard_artifacts
+  from components.small_batches.executor import without_empty_baseline
+  empty, pushed = standard_artifacts.Model(), standard_artifacts.Model()
+  empty.uri, pushed.uri = str(tmp_path / 'empty'), str(tmp_path / 'pushed')
+  (tmp_path / 'pushed' / 'Format-Serving').mkdir(parents=True)
+  (tmp_path / 'pushed' / 'Format-Serving' / 'saved_model.pb').write_bytes(b'')
+  assert without_empty_baseline({'baseline_model': [empty]})['baseline_model'] == []
+  assert without_empty_baseline({'baseline_model': [pushed]})['baseline_model'] == [pushed]
+  assert without_empty_baseline({'model': []}) == {'model': []}
