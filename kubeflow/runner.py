@@ -158,18 +158,24 @@ def compile_pipeline(config: ForgeConfig, output_dir: Path, target: str = KUBEFL
   return path
 
 
-def run_request(config: ForgeConfig, spec_path: Path, host: Optional[str], experiment: str,
-                parameters: Dict[str, object], target: str = KUBEFLOW,
-                project: Optional[str] = None, region: Optional[str] = None
-                ) -> Dict[str, object]:
-  """What `forge submit` sends: shown as is by --dry-run. `host` is the KFP API (target
-  kubeflow); Vertex AI takes a Google Cloud project and region instead."""
+def check_backend(target: str, host: Optional[str], project: Optional[str],
+                  region: Optional[str]) -> None:
+  """Refuses a submit that names no backend of its target (before compiling)."""
   if target == KUBEFLOW and not host:
     raise ConfigError('--host: give the Kubeflow Pipelines API, e.g. http://localhost:8080 '
                       '(or --target vertex with --project and --region)')
   if target == VERTEX and not (project and region):
     raise ConfigError('--target vertex needs --project and --region (the Google Cloud project '
                       'and region of Vertex AI Pipelines, e.g. --region us-central1)')
+
+
+def run_request(config: ForgeConfig, spec_path: Path, host: Optional[str], experiment: str,
+                parameters: Dict[str, object], target: str = KUBEFLOW,
+                project: Optional[str] = None, region: Optional[str] = None
+                ) -> Dict[str, object]:
+  """What `forge submit` sends: shown as is by --dry-run. `host` is the KFP API (target
+  kubeflow); Vertex AI takes a Google Cloud project and region instead."""
+  check_backend(target, host, project, region)
   spec = json.loads(spec_path.read_text())
   # Schema 2.1: runtimeConfig.parameterValues holds plain values (2.0: typed `parameters`).
   defaults = dict(spec['runtimeConfig'].get('parameterValues', {}))

@@ -454,3 +454,21 @@ def test_the_evaluator_leaves_out_an_empty_baseline(tmp_path):
   assert without_empty_baseline({'baseline_model': [empty]})['baseline_model'] == []
   assert without_empty_baseline({'baseline_model': [pushed]})['baseline_model'] == [pushed]
   assert without_empty_baseline({'model': []}) == {'model': []}
+
+
+def test_submit_to_vertex_dry_run_prints_the_pipeline_job_request(tmp_path):
+  request = _dry_run(tmp_path, 'submit', '--target', 'vertex', '--project', 'my-project',
+                     '--region', 'us-central1')
+  assert request['target'] == 'vertex' and request['region'] == 'us-central1'
+  assert request['pipeline_root'] == 'gs://my-bucket/tfx-forge/pipelines/penguin'
+  job = json.loads((tmp_path / 'out' / 'pipeline.json').read_text())
+  assert any('resolver' in executor
+             for executor in job['pipelineSpec']['deploymentSpec']['executors'].values())
+
+
+def test_submit_without_a_backend_says_which_flags_to_give(tmp_path):
+  config = write_config(tmp_path / 'penguin.yaml', 'penguin')
+  completed = subprocess.run(FORGE + ['submit', str(config), '--target', 'vertex', '--dry-run'],
+                             cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+  assert completed.returncode != 0
+  assert '--project and --region' in completed.stderr + completed.stdout

@@ -80,7 +80,9 @@ def compile_spec(args, config) -> Path:
 
 
 def _run_request(args, config):
-  from kubeflow.runner import DATA_ROOT_PARAMETER, TRAIN_ARGS_PARAMETER, run_request, train_args_json
+  from kubeflow.runner import (DATA_ROOT_PARAMETER, TRAIN_ARGS_PARAMETER, check_backend,
+                               run_request, train_args_json)
+  check_backend(args.target, args.host, args.project, args.region)
   parameters = {}
   if args.data_root:
     parameters[DATA_ROOT_PARAMETER] = args.data_root
