@@ -140,11 +140,11 @@ def compile_pipeline(config: ForgeConfig, output_dir: Path, target: str = KUBEFL
       output_dir=str(output_dir), output_filename='pipeline.json')
   defaults = {DATA_ROOT_PARAMETER: kubeflow.data_root,
               TRAIN_ARGS_PARAMETER: train_args_json(config.training.train_steps)}
-  job = runner.run(create_pipeline(config, deployment), parameter_values=defaults,
-                   write_out=False)
-  # Kubeflow names the run's Argo Workflow after it, Vertex its PipelineJob: both take only
-  # lowercase letters, digits and '-' ('penguin_spans' -> 'penguin-spans').
-  job['pipelineSpec']['pipelineInfo']['name'] = spec_name(config.pipeline.name)
+  pipeline = create_pipeline(config, deployment)
+  # TFX's KFP compiler takes only [a-z0-9][a-z0-9-]{0,127} (Kubeflow names the run's Argo
+  # Workflow after it, Vertex its PipelineJob): 'penguin_spans' -> 'penguin-spans'.
+  pipeline.pipeline_info.pipeline_name = spec_name(config.pipeline.name)
+  job = runner.run(pipeline, parameter_values=defaults, write_out=False)
   tasks = job['pipelineSpec']['root']['dag']['tasks']
   if LATEST_PUSHED_MODEL in tasks:
     # It reads the serving directory, which changes outside its inputs: never cached.
