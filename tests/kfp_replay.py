@@ -171,19 +171,27 @@ class Replay:
       # An object store has no folders to create; on the local stand-in they must exist.
       Path(listed['artifacts'][0]['uri']).mkdir(parents=True, exist_ok=True)
     if lifecycle and self.vertex:
-      # Vertex runs the driver first; it writes updated parameters into outputFile, which
+      # Vertex runs the driver first and updates the task's artifacts from what it wrote
+      # (span, version, input fingerprint); its updated parameters stay in outputFile, which
       # TFX's entry point reads back (kubeflow_v2_run_executor._run_executor).
       self._run_command(name, {**container, **lifecycle}, executor_input, run_id, 'driver')
-    outputs = executor_input['outputs']['artifacts']
+      for key, artifacts in self._merged_outputs(executor_input).items():
+        executor_input['outputs']['artifacts'][key]['artifacts'] = artifacts
     self._run_command(name, container, executor_input, run_id, 'executor')
+    return self._merged_outputs(executor_input)
+
+  @staticmethod
+  def _merged_outputs(executor_input: dict) -> Dict[str, List[dict]]:
+    """The output artifacts with the URI and metadata the process wrote to outputFile
+    (launcher_v2.go, mergeRuntimeArtifacts)."""
     output_file = Path(executor_input['outputs']['outputFile'])
     reported = (json.loads(output_file.read_text()).get('artifacts', {})
                 if output_file.exists() else {})
     merged = {}
-    for key, listed in outputs.items():
+    for key, listed in executor_input['outputs']['artifacts'].items():
       artifact = dict(listed['artifacts'][0])
       written = reported.get(key, {}).get('artifacts', [])
-      if written:  # mergeRuntimeArtifacts: URI and metadata from the executor
+      if written:
         artifact['uri'] = written[0].get('uri') or artifact['uri']
         artifact['metadata'] = {**artifact.get('metadata', {}), **written[0].get('metadata', {})}
       merged[key] = [artifact]
