@@ -61,10 +61,20 @@ class DataSection(Section):
       description='Curated schema.pbtxt; default schemas/<dataset>/schema.pbtxt when it exists.')
   dataset: Optional[str] = Field(
       None, description='Dataset name used to find the curated schema (default: builtin name).')
-  eval_fraction: float = Field(1 / 3, gt=0, lt=1)
+  eval_fraction: float = Field(1 / 3, gt=0, lt=1, description='Share of the rows in the eval '
+                               'split: a random split over rows, the same on every run.')
+  split_seed: int = Field(0, description='Seed of the random split over rows (another seed, '
+                          'another split).')
+  split_by: Optional[str] = Field(
+      None, description='A column whose rows go to one split together (a customer, a patient, '
+      'a session): for data where a group in both splits would be the leak.')
+  eval_path: Optional[Path] = Field(
+      None, description='Data that arrives split: data.path holds the training rows and this '
+      'file or directory the eval rows, used as given.')
   max_leakage: float = Field(
-      0.01, ge=0, le=1, description='Largest fraction of eval rows that may repeat a training '
-      'row (same feature values) before the run stops.')
+      0.01, ge=0, le=1, description='Largest excess of eval rows repeating a training row '
+      '(same feature values) over what a random split of this data gives, as a fraction of '
+      'the eval rows, before the run stops.')
   drop_unlabeled: bool = Field(
       False, description='Train without rows whose label is empty (else they stop the run).')
   check_drift: bool = Field(
@@ -86,6 +96,13 @@ class DataSection(Section):
     if self.window > 1 and not self.has_spans:
       raise ValueError(f'data.window {self.window} needs spans: put {{SPAN}} in data.path\'s '
                        'file or folder names (e.g. data/span-{SPAN}/rows.csv)')
+    if self.eval_path is not None:
+      if self.path is None or self.has_spans or datasets.has_spans(self.eval_path):
+        raise ValueError('data.eval_path needs data.path without span patterns (the training '
+                         'rows of data that arrives split)')
+      if self.split_by:
+        raise ValueError('data.split_by splits the rows of data.path; with data.eval_path '
+                         'the data is already split: remove one of them')
     return self
 
   @property
@@ -392,6 +409,9 @@ def _check_paths(path: Path, config: ForgeConfig) -> None:
   elif data.path is not None and not data.path.exists():
     raise ConfigError(f'{path}: data.path: {data.path} does not exist. Point it at a '
                       f'{data.format.upper()} file or a directory of them.')
+  if data.eval_path is not None and not data.eval_path.exists():
+    raise ConfigError(f'{path}: data.eval_path: {data.eval_path} does not exist. Point it at '
+                      f'the eval rows: a {data.format.upper()} file or a directory of them.')
   if data.schema_path is not None and not data.schema_path.is_file():
     raise ConfigError(f'{path}: data.schema: {data.schema_path} is not a file. Point it at a '
                       'schema.pbtxt, or remove the key to infer the schema with SchemaGen.')
