@@ -258,6 +258,8 @@ def create_pipeline(config: ForgeConfig,
   leakage_check = LeakageCheck(
       examples=example_gen.outputs['examples'], label_key=family.label_key,
       max_fraction=config.data.max_leakage, data_location=deployment.data_location,
+      feature_keys=json.dumps(config.model.features.all()),
+      group_key=config.data.split_by or '', classes=json.dumps(list(family.class_names)),
       code_fingerprint=component_fingerprint('components.leakage_check.component'))
   transform.add_upstream_node(validation_gate)
   transform.add_upstream_node(leakage_check)
