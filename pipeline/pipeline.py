@@ -27,6 +27,7 @@ from components.baseline_resolver.strategy import LatestBlessedOtherModelStrateg
 from components.common.fingerprint import code_fingerprint as component_fingerprint
 from components.example_gen.component import CsvExampleGen, ImportExampleGen
 from components.example_gen.executor import custom_config as example_gen_config
+from components.example_gen.split import split_buckets
 from components.leakage_check.component import LeakageCheck
 from components.model_card.component import ModelCard
 from components.serving_pusher.component import ServingPusher
@@ -37,9 +38,6 @@ from pipeline import datasets
 from pipeline.config import ForgeConfig
 from pipeline.evaluation import eval_config
 from pipeline.schema import curated_schema
-
-HASH_BUCKETS = 100
-
 
 @dataclasses.dataclass(frozen=True)
 class Deployment:
@@ -118,10 +116,9 @@ def _example_gen(deployment: Deployment, config: ForgeConfig, label_key: str):
         example_gen_pb2.Input.Split(name='train', pattern=deployment.input_pattern),
         example_gen_pb2.Input.Split(name='eval', pattern=deployment.eval_pattern)])
   else:
-    eval_buckets = max(1, round(HASH_BUCKETS * config.data.eval_fraction))
+    train_buckets, eval_buckets = split_buckets(config.data.eval_fraction)
     splits = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
-        example_gen_pb2.SplitConfig.Split(name='train',
-                                          hash_buckets=HASH_BUCKETS - eval_buckets),
+        example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=train_buckets),
         example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=eval_buckets),
     ]))
     inputs = example_gen_pb2.Input(

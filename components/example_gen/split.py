@@ -23,7 +23,17 @@ import bisect
 import hashlib
 import itertools
 import random
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
+
+
+# Buckets of the pipeline's train/eval split: a share is honoured to 1/TOTAL_BUCKETS.
+TOTAL_BUCKETS = 100
+
+
+def split_buckets(eval_fraction: float) -> Tuple[int, int]:
+  """(train, eval) buckets of the pipeline's split for an eval share."""
+  eval_buckets = min(TOTAL_BUCKETS - 1, max(1, round(TOTAL_BUCKETS * eval_fraction)))
+  return TOTAL_BUCKETS - eval_buckets, eval_buckets
 
 
 def bucket_bounds(hash_buckets: Sequence[int]) -> List[int]:

@@ -106,7 +106,7 @@ def _label_value(feature: Optional[tf.train.Feature]) -> Optional[str]:
   return value.decode('utf-8', 'replace') if isinstance(value, bytes) else f'{value:g}'
 
 
-class _Rows:
+class Rows:
   """Per row: a digest of its features, its label's code, whether it is in eval, and which
   numeric columns it holds a value in (decided to be measurements at the end)."""
 
@@ -166,7 +166,7 @@ def _random_split_overlap(sizes: np.ndarray, share: float) -> tuple:
   return float(mean.sum()), float(np.maximum(second - mean ** 2, 0).sum())
 
 
-def measure(rows: _Rows, classification: bool) -> tuple:
+def measure(rows: Rows, classification: bool) -> tuple:
   """(SplitOverlap, three standard deviations of the random split's overlap, in rows)."""
   digests = np.array(rows.digests, dtype=np.uint64)
   labels = np.array(rows.labels, dtype=np.int64)
@@ -209,7 +209,7 @@ def count(examples: types.Artifact, label_key: str, feature_keys: Sequence[str] 
           group_key: Optional[str] = None, classification: bool = True) -> tuple:
   """(SplitOverlap, the label's values per split with their row counts, three standard
   deviations of the random split's overlap in rows)."""
-  rows = _Rows(label_key, feature_keys, group_key)
+  rows = Rows(label_key, feature_keys, group_key)
   for split in ('train', 'eval'):
     for record in iter_examples(examples, split):
       rows.add(record, split)
