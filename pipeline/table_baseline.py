@@ -51,12 +51,12 @@ class Sample:
     self._place = PositionSplit(split_buckets(eval_fraction), seed)
     self._size = size
     self._random = random.Random(seed)
-    self.rows: List[Tuple[bool, tf.train.Example]] = []  # (in eval, example)
+    self.rows: List[Tuple[bool, bytes]] = []  # (in eval, serialized example)
     self.seen = 0
 
   def add(self, file_key: str, number: int, example: tf.train.Example) -> None:
     self.seen += 1
-    row = (self._place(file_key, number) == 1, example)
+    row = (self._place(file_key, number) == 1, example.SerializeToString())
     if len(self.rows) < self._size:
       self.rows.append(row)
     else:
@@ -69,8 +69,8 @@ def repetition(sample: Sample, label: str, features: List[str],
                classification: bool) -> SplitOverlap:
   """LeakageCheck's figures for the sampled rows, compared by the model's columns."""
   rows = Rows(label, features, None)
-  for in_eval, example in sample.rows:
-    rows.add(example.SerializeToString(), 'eval' if in_eval else 'train')
+  for in_eval, serialized in sample.rows:
+    rows.add(serialized, 'eval' if in_eval else 'train')
   return measure(rows, classification)[0]
 
 
@@ -107,7 +107,9 @@ def fit_peer(sample: Sample, label: str, roles: Dict[str, str], task: str) -> Op
   """HistGradientBoosting on the sample's training rows, scored on its eval rows; None when
   either part is too small to say anything."""
   from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-  labelled = [(in_eval, example) for in_eval, example in sample.rows
+  examples = [(in_eval, tf.train.Example.FromString(serialized))
+              for in_eval, serialized in sample.rows]
+  labelled = [(in_eval, example) for in_eval, example in examples
               if _first(example, label) is not None]
   in_eval = np.array([flag for flag, _ in labelled])
   if in_eval.sum() < 5 or (~in_eval).sum() < 20 or not roles:

@@ -29,6 +29,7 @@ about 30 MB.
 """
 from __future__ import annotations
 
+import array
 import hashlib
 import math
 import os
@@ -107,17 +108,19 @@ def _label_value(feature: Optional[tf.train.Feature]) -> Optional[str]:
 
 
 class Rows:
-  """Per row: a digest of its features, its label's code, whether it is in eval, and which
-  numeric columns it holds a value in (decided to be measurements at the end)."""
+  """Per row: a digest of its features, its label's code, whether it is in eval, and the
+  set of numeric columns it holds a value in (decided to be measurements at the end), in
+  compact arrays: a few bytes a row."""
 
   def __init__(self, label_key: str, feature_keys: Sequence[str], group_key: Optional[str]):
     self._label_key = label_key
     self._feature_keys = set(feature_keys)
     self._group_key = group_key
-    self.digests: List[int] = []
-    self.labels: List[int] = []
-    self.in_eval: List[bool] = []
-    self.numeric_present: List[frozenset] = []
+    self.digests = array.array('Q')
+    self.labels = array.array('q')
+    self.in_eval = bytearray()
+    self.present = array.array('q')  # a code of the row's numeric columns with a value
+    self.present_sets: Dict[frozenset, int] = {}
     self.label_codes: Dict[Optional[str], int] = {}
     self.distinct: Dict[str, set] = {}
     self.groups = {'train': set(), 'eval': set()}
@@ -148,7 +151,8 @@ class Rows:
     self.digests.append(int.from_bytes(digest.digest(), 'little'))
     self.labels.append(self.label_codes.setdefault(label, len(self.label_codes)))
     self.in_eval.append(split == 'eval')
-    self.numeric_present.append(frozenset(numeric))
+    present = frozenset(numeric)
+    self.present.append(self.present_sets.setdefault(present, len(self.present_sets)))
 
   def measured_columns(self) -> List[str]:
     rows = len(self.digests)
@@ -168,12 +172,14 @@ def _random_split_overlap(sizes: np.ndarray, share: float) -> tuple:
 
 def measure(rows: Rows, classification: bool) -> tuple:
   """(SplitOverlap, three standard deviations of the random split's overlap, in rows)."""
-  digests = np.array(rows.digests, dtype=np.uint64)
-  labels = np.array(rows.labels, dtype=np.int64)
-  in_eval = np.array(rows.in_eval, dtype=bool)
+  digests = np.frombuffer(rows.digests, dtype=np.uint64)
+  labels = np.frombuffer(rows.labels, dtype=np.int64) if len(rows.labels) else np.zeros(0, int)
+  in_eval = np.frombuffer(bytes(rows.in_eval), dtype=np.uint8).astype(bool)
   measured = set(rows.measured_columns())
-  holds_measure = np.array([bool(present & measured) for present in rows.numeric_present],
-                           dtype=bool)
+  sets_with_measure = np.array([bool(present & measured) for present in sorted(
+      rows.present_sets, key=rows.present_sets.get)] or [False], dtype=bool)
+  holds_measure = sets_with_measure[np.frombuffer(rows.present, dtype=np.int64)
+                                    if len(rows.present) else np.zeros(0, int)]
   _, group, sizes = np.unique(digests, return_inverse=True, return_counts=True)
   train_in_group = np.bincount(group, weights=~in_eval, minlength=len(sizes))
   eval_in_group = np.bincount(group, weights=in_eval, minlength=len(sizes))
