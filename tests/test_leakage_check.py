@@ -116,8 +116,10 @@ def test_a_group_in_both_splits_is_leakage(tmp_path):
   _check(tmp_path / 'apart', train, evaluation[1:], group_key='patient')
 
 
-@pytest.mark.parametrize('train_labels,missing', [(['Adelie'], 'holds 1 class(es)'),
-                                                  (['Adelie', 'Gentoo'], "lacks the class(es) 'Chinstrap'")])
+@pytest.mark.parametrize('train_labels,missing', [
+    (['Adelie'], "holds 1 class(es) of the label 'species' ('Adelie': 60) and lacks the "
+                 "class(es) 'Chinstrap', 'Gentoo'"),
+    (['Adelie', 'Gentoo'], "lacks the class(es) 'Chinstrap'")])
 def test_a_label_the_model_cannot_learn_stops_the_run(tmp_path, train_labels, missing):
   train = [{'x': float(i), 'species': train_labels[i % len(train_labels)]} for i in range(60)]
   evaluation = [{'x': float(i) + 0.5, 'species': 'Adelie'} for i in range(20)]
@@ -127,6 +129,17 @@ def test_a_label_the_model_cannot_learn_stops_the_run(tmp_path, train_labels, mi
   message = str(stopped.value)
   assert missing in message and "'Adelie': " in message and 'data/rows.csv' in message
   assert 'the served model stays' in message
+
+
+def test_labels_that_index_named_classes_are_read_as_those_classes(tmp_path):
+  """The text family's 0/1 labels stand for negative/positive; one of them alone stops."""
+  both = [{'x': float(i), 'label': i % 2} for i in range(40)]
+  evaluation = [{'x': i + 0.5, 'label': i % 2} for i in range(6)]
+  _check(tmp_path, both, evaluation, label='label', classes=['negative', 'positive'])
+  (tmp_path / 'one').mkdir()
+  with pytest.raises(DataValidationError, match="lacks the class\\(es\\) 'positive'"):
+    _check(tmp_path / 'one', [{**row, 'label': 0} for row in both], evaluation, label='label',
+           classes=['negative', 'positive'])
 
 
 def test_a_huge_label_value_is_cut_in_the_message(tmp_path):

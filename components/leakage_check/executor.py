@@ -33,6 +33,7 @@ import array
 import hashlib
 import math
 import os
+import re
 from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
@@ -253,22 +254,37 @@ def _label_name(value: Optional[str]) -> str:
   return '(empty)' if value is None else repr(clip(value))
 
 
+def _as_classes(values: Iterable[str], classes: List[str]) -> Optional[Dict[str, str]]:
+  """The class each raw label value stands for: the value itself (string labels, the
+  tabular family's integer codes), or an index into `classes` (0/1 labels of a family whose
+  classes are named, e.g. text's negative/positive); None when the values are neither (a
+  label the family derives, as taxi's from the tip)."""
+  values = list(values)
+  if all(value in classes for value in values):
+    return {value: value for value in values}
+  if all(re.fullmatch(r'\d+', value) and int(value) < len(classes) for value in values):
+    return {value: classes[int(value)] for value in values}
+  return None
+
+
 def check_classes(label_counts: Dict[str, Dict[Optional[str], int]], classes: Iterable[str],
                   label_key: str, data_location: str) -> None:
   """A classification needs two classes in training, and every class the model has (the
   config's classes: the served model answers with them) seen in training."""
   classes = list(classes)
-  seen = {value for value, count in label_counts['train'].items() if value is not None}
-  missing = [name for name in classes if name not in seen]
+  train = {value: count for value, count in label_counts['train'].items() if value is not None}
+  named = _as_classes(train, classes)
+  seen = set(named.values()) if named is not None else set(train)
+  missing = [name for name in classes if name not in seen] if named is not None else []
   if len(seen) >= 2 and not missing:
     return
   found = ', '.join(f'{_label_name(value)}: {count}' for value, count in sorted(
-      label_counts['train'].items(), key=lambda item: -item[1])[:10])
+      train.items(), key=lambda item: -item[1])[:10])
   problem = (f'the training split holds {len(seen)} class(es) of the label {label_key!r} '
-             f'({found})' if len(seen) < 2 else
-             f'the training split of the label {label_key!r} lacks the class(es) '
-             f'{", ".join(_label_name(name) for name in missing)} of the model\'s classes '
-             f'[{", ".join(_label_name(name) for name in classes)}] (seen: {found})')
+             f'({found or "no labelled row"})')
+  if missing:
+    problem += (f' and lacks the class(es) {", ".join(_label_name(name) for name in missing)} '
+                f'of the model\'s classes [{", ".join(_label_name(name) for name in classes)}]')
   raise DataValidationError(
       f'The label cannot be learned from {data_location}: {problem}. A model trained on it '
       'could only answer what it saw. Check the data for a filter that dropped rows, or, if '
