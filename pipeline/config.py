@@ -275,7 +275,7 @@ class ServingPod(Section):
   cpu_limit: float = Field(2, gt=0, description='vCPU limit per pod.')
   memory_gb: float = Field(1, gt=0, description='Memory requested per pod, in GB.')
   memory_limit_gb: float = Field(2, gt=0, description='Memory limit per pod, in GB.')
-  uid: int = Field(65532, ge=1, description='Non-root UID (and GID) TF Serving runs as.')
+  uid: int = Field(65532, description='Non-root UID (and GID) TF Serving runs as.')
   clients: List[ServingClient] = Field(
       default_factory=lambda: [ServingClient(pod_labels={SERVING_CLIENT_LABEL: 'true'})],
       description='Who the NetworkPolicy admits on the gRPC and REST ports.')
@@ -286,6 +286,14 @@ class ServingPod(Section):
     if not K8S_NAME.match(value):
       raise ValueError(f'kubeflow.serving.namespace {value!r} is not a Kubernetes name '
                        '(lower-case letters, digits and "-")')
+    return value
+
+  @field_validator('uid')
+  @classmethod
+  def _non_root(cls, value: int) -> int:
+    if value <= 0:
+      raise ValueError(f'kubeflow.serving.uid {value} is root or invalid, which the restricted '
+                       'Pod Security Standard refuses; use a UID above 0, e.g. 65532')
     return value
 
   @field_validator('clients')
