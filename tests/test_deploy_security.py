@@ -98,14 +98,19 @@ def mutants(tmp_path_factory):
   dockerfile = work / 'Dockerfile'
   dockerfile.write_text('\n'.join(line for line in DOCKERFILE.read_text().splitlines()
                                   if not line.startswith('USER ')))
+  keyed = work / 'keyed' / 'Dockerfile'  # AWS's documented example key, split in two here
+  keyed.parent.mkdir()
+  keyed.write_text(DOCKERFILE.read_text().replace(
+      'FROM ${BASE_IMAGE}\n', 'FROM ${BASE_IMAGE}\nENV AWS_ACCESS_KEY_ID=AKIA' + 'IOSFODNN7EXAMPLE '
+      'AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/' + 'bPxRfiCYEXAMPLEKEY\n'))
   return {'rooted': rooted, 'rooted_pod': pod, 'unguarded': unguarded,
-          'userless_dockerfile': dockerfile}
+          'userless_dockerfile': dockerfile, 'keyed_dockerfile': keyed}
 
 
 @pytest.fixture(scope='module')
 def scanned(manifests, mutants):
   """One checkov run (its start-up is most of its time) over everything these tests scan."""
-  files = [DOCKERFILE, mutants['userless_dockerfile']]
+  files = [DOCKERFILE, mutants['userless_dockerfile'], mutants['keyed_dockerfile']]
   for directory in [d for _, d in manifests.values()] + [mutants['rooted'], mutants['unguarded']]:
     files += _resources(directory)
   return checkov(*files)
@@ -204,6 +209,7 @@ def test_checkov_passes_the_manifests_of_every_config_and_the_dockerfile(manifes
             'CKV_K8S_11', 'CKV_K8S_13', 'CKV2_K8S_6'} <= passed, name
   assert scanned[DOCKERFILE]['failed'] == {}
   assert 'CKV_DOCKER_3' in scanned[DOCKERFILE]['passed']  # a user is created and used
+  # (its secrets scan found nothing: the failed findings above cover every framework)
 
 
 def test_removing_run_as_non_root_fails_the_rules_and_checkov(mutants, scanned):
@@ -219,6 +225,10 @@ def test_removing_the_network_policy_fails_checkov(mutants, scanned):
 
 def test_removing_the_dockerfile_user_fails_checkov(mutants, scanned):
   assert 'CKV_DOCKER_3' in scanned[mutants['userless_dockerfile']]['failed']
+
+
+def test_a_credential_baked_into_the_dockerfile_fails_checkov(mutants, scanned):
+  assert 'CKV_SECRET_2' in scanned[mutants['keyed_dockerfile']]['failed']  # AWS access key
 
 
 def test_a_digest_pinned_serving_image_passes_the_digest_check(tmp_path):
