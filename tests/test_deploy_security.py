@@ -265,10 +265,10 @@ def test_dockerfile_runs_as_non_root_from_one_pinned_base_image():
              if line.startswith('ARG BASE_IMAGE=')]
   assert re.match(r'^[\w./-]+(:[\w.-]+)?(@sha256:[0-9a-f]{64})?$', base) and (
       '@sha256:' in base or (':' in base and not base.endswith(':latest'))), base
-  (uid,) = [line.split('=', 1)[1] for line in instructions if line.startswith('ARG FORGE_UID=')]
+  (uid,) = [line.split('=', 1)[1] for line in instructions if line.startswith('ARG PIPELINE_UID=')]
   assert int(uid) >= 10000
   users = [line for line in instructions if line.startswith('USER ')]
-  assert users[-1] == 'USER ${FORGE_UID}:${FORGE_UID}'
+  assert users[-1] == 'USER ${PIPELINE_UID}:${PIPELINE_UID}'
   secret = re.compile(r'PASSWORD|SECRET|TOKEN|CREDENTIAL|API_KEY|ACCESS_KEY|PRIVATE_KEY', re.I)
   assert not [line for line in instructions
               if line.startswith(('ENV ', 'ARG ')) and secret.search(line)]
