@@ -23,8 +23,12 @@ DOCKERFILE = PROJECT_DIR / 'kubeflow' / 'Dockerfile'
 KUBEFLOW_CONFIGS = sorted(
     path.stem for path in (PROJECT_DIR / 'configs').glob('*.yaml')
     if 'kubeflow' in (yaml.safe_load(path.read_text()) or {}))
-# No download of any kind: the vendor platform's data, the PyPI version check.
-OFFLINE = {'CKV_SKIP_PACKAGE_UPDATE_CHECK': 'true', 'BC_SKIP_MAPPING': 'TRUE'}
+
+
+def _offline_env() -> dict:
+  """No download of any kind (the vendor platform's data, the PyPI version check), no API key."""
+  env = {key: value for key, value in os.environ.items() if not key.startswith(('BC_', 'PRISMA'))}
+  return {**env, 'CKV_SKIP_PACKAGE_UPDATE_CHECK': 'true', 'BC_SKIP_MAPPING': 'TRUE'}
 
 
 def _scanner(name: str) -> str:
@@ -36,11 +40,10 @@ def _scanner(name: str) -> str:
 def checkov(*files: Path) -> dict:
   """checkov's findings on these files (one run, so one graph across them):
   {file: {'passed': {check id, ...}, 'failed': {check id: check name, ...}}}."""
-  env = {key: value for key, value in os.environ.items() if not key.startswith(('BC_', 'PRISMA'))}
   completed = subprocess.run(
       [_scanner('checkov'), '--config-file', str(CHECKOV_CONFIG), '--output', 'json',
        '--file', *map(str, files)],
-      env={**env, **OFFLINE}, capture_output=True, text=True, timeout=300, cwd=PROJECT_DIR)
+      env=_offline_env(), capture_output=True, text=True, timeout=300, cwd=PROJECT_DIR)
   assert completed.returncode in (0, 1), completed.stderr[-3000:]  # 1: failed checks
   reports = json.loads(completed.stdout)
   findings = {Path(file): {'passed': set(), 'failed': {}} for file in files}
@@ -238,7 +241,7 @@ def test_a_digest_pinned_serving_image_passes_the_digest_check(tmp_path):
   completed = subprocess.run(
       [_scanner('checkov'), '--framework', 'kubernetes', '--check', 'CKV_K8S_43',
        '--skip-download', '--output', 'json', '--file', str(directory / 'deployment.yaml')],
-      env={**os.environ, **OFFLINE}, capture_output=True, text=True, timeout=300)
+      env=_offline_env(), capture_output=True, text=True, timeout=300)
   assert completed.returncode == 0, completed.stdout[-3000:]
   assert json.loads(completed.stdout)['summary']['passed'] == 1
 
