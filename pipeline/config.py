@@ -12,7 +12,7 @@ from typing import Dict, List, Literal, Optional
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from base.names import SAFE_NAME
+from base.names import K8S_NAME, SAFE_NAME
 from base.settings import (DistillationSection, ModelCardSection, OptimizationSection, Section,
                            TrainingSection, TuningSection)
 from models.common.family import MODELS_DIR
@@ -261,6 +261,76 @@ class TrainerResources(Section):
     return self
 
 
+# The label the default NetworkPolicy asks of callers in the serving namespace.
+SERVING_CLIENT_LABEL = 'tfx-forge/serving-client'
+
+
+class ServingClient(Section):
+  """Who may call TF Serving: every pod of a namespace, or pods with these labels."""
+  namespace: Optional[str] = Field(
+      None, description='A namespace whose pods may call (all of them, or those with pod_labels).')
+  pod_labels: Dict[str, str] = Field(
+      default_factory=dict,
+      description='Labels the calling pods carry (in namespace, else in the serving namespace).')
+
+  @model_validator(mode='after')
+  def _names_someone(self) -> 'ServingClient':
+    if self.namespace is None and not self.pod_labels:
+      raise ValueError('kubeflow.serving.clients: each client needs a namespace, pod_labels or '
+                       'both, e.g. {namespace: apps} or {pod_labels: {app: frontend}}')
+    if self.namespace is not None and not K8S_NAME.match(self.namespace):
+      raise ValueError(f'kubeflow.serving.clients: namespace {self.namespace!r} is not a '
+                       'Kubernetes name (lower-case letters, digits and "-")')
+    return self
+
+
+class ServingPod(Section):
+  """The TF Serving pods of `forge compile` (kubeflow/serving.py): size, user, callers."""
+  namespace: str = Field('tfx-forge', description='Namespace of the Deployment, Service and '
+                         'NetworkPolicy (should enforce the restricted Pod Security Standard).')
+  cpu: float = Field(0.5, gt=0, description='vCPUs requested per pod.')
+  cpu_limit: float = Field(2, gt=0, description='vCPU limit per pod.')
+  memory_gb: float = Field(1, gt=0, description='Memory requested per pod, in GB.')
+  memory_limit_gb: float = Field(2, gt=0, description='Memory limit per pod, in GB.')
+  uid: int = Field(65532, description='Non-root UID (and GID) TF Serving runs as.')
+  clients: List[ServingClient] = Field(
+      default_factory=lambda: [ServingClient(pod_labels={SERVING_CLIENT_LABEL: 'true'})],
+      description='Who the NetworkPolicy admits on the gRPC and REST ports.')
+
+  @field_validator('namespace')
+  @classmethod
+  def _namespace(cls, value: str) -> str:
+    if not K8S_NAME.match(value):
+      raise ValueError(f'kubeflow.serving.namespace {value!r} is not a Kubernetes name '
+                       '(lower-case letters, digits and "-")')
+    return value
+
+  @field_validator('uid')
+  @classmethod
+  def _non_root(cls, value: int) -> int:
+    if value <= 0:
+      raise ValueError(f'kubeflow.serving.uid {value} is root or invalid, which the restricted '
+                       'Pod Security Standard refuses; use a UID above 0, e.g. 65532')
+    return value
+
+  @field_validator('clients')
+  @classmethod
+  def _some_clients(cls, value: List[ServingClient]) -> List[ServingClient]:
+    if not value:
+      raise ValueError('kubeflow.serving.clients is empty, so no one could call the model; '
+                       'name at least one, e.g. [{namespace: apps}]')
+    return value
+
+  @model_validator(mode='after')
+  def _limits_cover_requests(self) -> 'ServingPod':
+    for request, limit in (('cpu', 'cpu_limit'), ('memory_gb', 'memory_limit_gb')):
+      if getattr(self, limit) < getattr(self, request):
+        raise ValueError(f'kubeflow.serving.{limit} ({getattr(self, limit)}) is below '
+                         f'kubeflow.serving.{request} ({getattr(self, request)}); raise the '
+                         'limit or lower the request')
+    return self
+
+
 class KubeflowSection(Section):
   """Running on Kubeflow Pipelines: what differs from a local run."""
   image: str = Field(description='Pipeline image built from kubeflow/Dockerfile.')
@@ -276,6 +346,7 @@ class KubeflowSection(Section):
   project_dir: str = Field('/app', description='Where the image holds this project.')
   serving_image: str = Field('tensorflow/serving:2.16.1', description='TF Serving image.')
   serving_replicas: int = Field(2, ge=1)
+  serving: ServingPod = Field(default_factory=ServingPod)
 
   @field_validator('pipeline_root', 'data_root', 'serving_dir', 'mobile_dir')
   @classmethod
