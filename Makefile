@@ -1,5 +1,5 @@
 # make run   - set up .venv (Python 3.10, locked stack) and run the default penguin pipeline
-# make test  - same set-up, then the test suite
+# make test  - same set-up plus the security scanners (.venv-scan: checkov, hadolint), then the test suite
 # The venv is rebuilt only when requirements.lock or pyproject.toml change.
 
 VENV := .venv
@@ -9,16 +9,21 @@ CONFIG ?= configs/penguin.yaml
 PYTHON ?= python3.10
 
 STAMP := $(VENV)/.installed-stamp
+# checkov and hadolint, for tests/test_deploy_security.py: their own venv (they clash with the lock).
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed-stamp
 
-.PHONY: run test install lock clean
+.PHONY: run test install scanners lock lock-scan clean
 
 run: $(STAMP)
 	$(VENV)/bin/forge run $(CONFIG)
 
-test: $(STAMP)
+test: $(STAMP) $(SCAN_STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 install: $(STAMP)
+
+scanners: $(SCAN_STAMP)
 
 # --no-deps: the lock is complete, and overrides.txt replaces a pin of tfx's.
 $(STAMP): requirements.lock pyproject.toml overrides.txt
@@ -33,10 +38,21 @@ $(STAMP): requirements.lock pyproject.toml overrides.txt
 	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python --no-deps -e .
 	touch $@
 
+# uv comes from .venv; the scanners never share its packages.
+$(SCAN_STAMP): requirements-scan.lock | $(STAMP)
+	rm -rf $(SCAN_VENV)
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(VENV)/bin/uv pip install --quiet --python $(SCAN_VENV)/bin/python --no-deps -r requirements-scan.lock
+	touch $@
+
 # Re-resolve the stack after editing pyproject.toml's dependencies.
 lock:
 	$(VENV)/bin/uv pip compile pyproject.toml --extra test --python-version 3.10 \
 	  --override overrides.txt --no-header -o requirements.lock
+
+lock-scan:
+	$(VENV)/bin/uv pip compile requirements-scan.in --python-version 3.10 --no-header \
+	  -o requirements-scan.lock
 
 clean:
 	rm -rf build

@@ -3,6 +3,8 @@ contexts. No imports: the config module and the executors both use it."""
 import re
 
 SAFE_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_-]{0,62}$')
+# A DNS-1123 label: a Kubernetes namespace name.
+K8S_NAME = re.compile(r'^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$')
 
 # A column name becomes a signature input, a TFLite tensor and a TFMA feature name;
 # TensorFlow renames other characters in signature inputs ("/" starts a name scope).

@@ -12,7 +12,7 @@ from typing import Dict, List, Literal, Optional
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from base.names import SAFE_NAME
+from base.names import K8S_NAME, SAFE_NAME
 from base.settings import (DistillationSection, ModelCardSection, OptimizationSection, Section,
                            TrainingSection, TuningSection)
 from models.common.family import MODELS_DIR
@@ -61,10 +61,20 @@ class DataSection(Section):
       description='Curated schema.pbtxt; default schemas/<dataset>/schema.pbtxt when it exists.')
   dataset: Optional[str] = Field(
       None, description='Dataset name used to find the curated schema (default: builtin name).')
-  eval_fraction: float = Field(1 / 3, gt=0, lt=1)
+  eval_fraction: float = Field(1 / 3, gt=0, lt=1, description='Share of the rows in the eval '
+                               'split: a random split over rows, the same on every run.')
+  split_seed: int = Field(0, description='Seed of the random split over rows (another seed, '
+                          'another split).')
+  split_by: Optional[str] = Field(
+      None, description='A column whose rows go to one split together (a customer, a patient, '
+      'a session): for data where a group in both splits would be the leak.')
+  eval_path: Optional[Path] = Field(
+      None, description='Data that arrives split: data.path holds the training rows and this '
+      'file or directory the eval rows, used as given.')
   max_leakage: float = Field(
-      0.01, ge=0, le=1, description='Largest fraction of eval rows that may repeat a training '
-      'row (same feature values) before the run stops.')
+      0.01, ge=0, le=1, description='Largest excess of eval rows repeating a training row '
+      '(same feature values) over what a random split of this data gives, as a fraction of '
+      'the eval rows, before the run stops.')
   drop_unlabeled: bool = Field(
       False, description='Train without rows whose label is empty (else they stop the run).')
   check_drift: bool = Field(
@@ -86,6 +96,13 @@ class DataSection(Section):
     if self.window > 1 and not self.has_spans:
       raise ValueError(f'data.window {self.window} needs spans: put {{SPAN}} in data.path\'s '
                        'file or folder names (e.g. data/span-{SPAN}/rows.csv)')
+    if self.eval_path is not None:
+      if self.path is None or self.has_spans or datasets.has_spans(self.eval_path):
+        raise ValueError('data.eval_path needs data.path without span patterns (the training '
+                         'rows of data that arrives split)')
+      if self.split_by:
+        raise ValueError('data.split_by splits the rows of data.path; with data.eval_path '
+                         'the data is already split: remove one of them')
     return self
 
   @property
@@ -244,6 +261,76 @@ class TrainerResources(Section):
     return self
 
 
+# The label the default NetworkPolicy asks of callers in the serving namespace.
+SERVING_CLIENT_LABEL = 'tfx-forge/serving-client'
+
+
+class ServingClient(Section):
+  """Who may call TF Serving: every pod of a namespace, or pods with these labels."""
+  namespace: Optional[str] = Field(
+      None, description='A namespace whose pods may call (all of them, or those with pod_labels).')
+  pod_labels: Dict[str, str] = Field(
+      default_factory=dict,
+      description='Labels the calling pods carry (in namespace, else in the serving namespace).')
+
+  @model_validator(mode='after')
+  def _names_someone(self) -> 'ServingClient':
+    if self.namespace is None and not self.pod_labels:
+      raise ValueError('kubeflow.serving.clients: each client needs a namespace, pod_labels or '
+                       'both, e.g. {namespace: apps} or {pod_labels: {app: frontend}}')
+    if self.namespace is not None and not K8S_NAME.match(self.namespace):
+      raise ValueError(f'kubeflow.serving.clients: namespace {self.namespace!r} is not a '
+                       'Kubernetes name (lower-case letters, digits and "-")')
+    return self
+
+
+class ServingPod(Section):
+  """The TF Serving pods of `forge compile` (kubeflow/serving.py): size, user, callers."""
+  namespace: str = Field('tfx-forge', description='Namespace of the Deployment, Service and '
+                         'NetworkPolicy (should enforce the restricted Pod Security Standard).')
+  cpu: float = Field(0.5, gt=0, description='vCPUs requested per pod.')
+  cpu_limit: float = Field(2, gt=0, description='vCPU limit per pod.')
+  memory_gb: float = Field(1, gt=0, description='Memory requested per pod, in GB.')
+  memory_limit_gb: float = Field(2, gt=0, description='Memory limit per pod, in GB.')
+  uid: int = Field(65532, description='Non-root UID (and GID) TF Serving runs as.')
+  clients: List[ServingClient] = Field(
+      default_factory=lambda: [ServingClient(pod_labels={SERVING_CLIENT_LABEL: 'true'})],
+      description='Who the NetworkPolicy admits on the gRPC and REST ports.')
+
+  @field_validator('namespace')
+  @classmethod
+  def _namespace(cls, value: str) -> str:
+    if not K8S_NAME.match(value):
+      raise ValueError(f'kubeflow.serving.namespace {value!r} is not a Kubernetes name '
+                       '(lower-case letters, digits and "-")')
+    return value
+
+  @field_validator('uid')
+  @classmethod
+  def _non_root(cls, value: int) -> int:
+    if value <= 0:
+      raise ValueError(f'kubeflow.serving.uid {value} is root or invalid, which the restricted '
+                       'Pod Security Standard refuses; use a UID above 0, e.g. 65532')
+    return value
+
+  @field_validator('clients')
+  @classmethod
+  def _some_clients(cls, value: List[ServingClient]) -> List[ServingClient]:
+    if not value:
+      raise ValueError('kubeflow.serving.clients is empty, so no one could call the model; '
+                       'name at least one, e.g. [{namespace: apps}]')
+    return value
+
+  @model_validator(mode='after')
+  def _limits_cover_requests(self) -> 'ServingPod':
+    for request, limit in (('cpu', 'cpu_limit'), ('memory_gb', 'memory_limit_gb')):
+      if getattr(self, limit) < getattr(self, request):
+        raise ValueError(f'kubeflow.serving.{limit} ({getattr(self, limit)}) is below '
+                         f'kubeflow.serving.{request} ({getattr(self, request)}); raise the '
+                         'limit or lower the request')
+    return self
+
+
 class KubeflowSection(Section):
   """Running on Kubeflow Pipelines: what differs from a local run."""
   image: str = Field(description='Pipeline image built from kubeflow/Dockerfile.')
@@ -259,6 +346,7 @@ class KubeflowSection(Section):
   project_dir: str = Field('/app', description='Where the image holds this project.')
   serving_image: str = Field('tensorflow/serving:2.16.1', description='TF Serving image.')
   serving_replicas: int = Field(2, ge=1)
+  serving: ServingPod = Field(default_factory=ServingPod)
 
   @field_validator('pipeline_root', 'data_root', 'serving_dir', 'mobile_dir')
   @classmethod
@@ -392,6 +480,9 @@ def _check_paths(path: Path, config: ForgeConfig) -> None:
   elif data.path is not None and not data.path.exists():
     raise ConfigError(f'{path}: data.path: {data.path} does not exist. Point it at a '
                       f'{data.format.upper()} file or a directory of them.')
+  if data.eval_path is not None and not data.eval_path.exists():
+    raise ConfigError(f'{path}: data.eval_path: {data.eval_path} does not exist. Point it at '
+                      f'the eval rows: a {data.format.upper()} file or a directory of them.')
   if data.schema_path is not None and not data.schema_path.is_file():
     raise ConfigError(f'{path}: data.schema: {data.schema_path} is not a file. Point it at a '
                       'schema.pbtxt, or remove the key to infer the schema with SchemaGen.')

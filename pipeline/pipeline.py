@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+from pathlib import Path
 from typing import List, Optional, Type, Union
 
 # Not tfx.v1: it imports Google Cloud's AI Platform SDK, 8 s of every run's start-up.
@@ -26,6 +28,7 @@ from components.baseline_resolver.strategy import LatestBlessedOtherModelStrateg
 from components.common.fingerprint import code_fingerprint as component_fingerprint
 from components.example_gen.component import CsvExampleGen, ImportExampleGen
 from components.example_gen.executor import custom_config as example_gen_config
+from components.example_gen.split import split_buckets
 from components.leakage_check.component import LeakageCheck
 from components.model_card.component import ModelCard
 from components.serving_pusher.component import ServingPusher
@@ -36,9 +39,6 @@ from pipeline import datasets
 from pipeline.config import ForgeConfig
 from pipeline.evaluation import eval_config
 from pipeline.schema import curated_schema
-
-HASH_BUCKETS = 100
-
 
 @dataclasses.dataclass(frozen=True)
 class Deployment:
@@ -62,6 +62,9 @@ class Deployment:
   baseline_takes_candidate: bool = True
   # Finds the drift baseline; None: no drift check (KFP v2 compiles only TFX's own strategies).
   drift_baseline_strategy: Optional[Type] = LatestAcceptedStatisticsStrategy
+  # Data that arrives split: input_pattern is the training rows, this the eval rows (both
+  # under input_base); None: ExampleGen splits input_pattern's rows.
+  eval_pattern: Optional[str] = None
 
 
 def local_beam_args(args: List[str]) -> List[str]:
@@ -81,13 +84,22 @@ def local_deployment(config: ForgeConfig) -> Deployment:
   root = config.pipeline.root.resolve()
   source = datasets.locate(config.data.builtin, config.data.path, config.data.format,
                            root / 'data')
+  input_base, input_pattern, eval_pattern = source.input_base, source.pattern, None
+  if config.data.eval_path is not None:
+    eval_source = datasets.locate(None, config.data.eval_path, config.data.format, root)
+    input_base = Path(os.path.commonpath([source.input_base, eval_source.input_base]))
+    input_pattern, eval_pattern = (
+        (part.input_base / part.pattern).relative_to(input_base).as_posix()
+        for part in (source, eval_source))
   schema_file = curated_schema(config)
   return Deployment(
       pipeline_root=str(root),
-      input_base=str(source.input_base),
-      input_pattern=source.pattern,
+      input_base=str(input_base),
+      input_pattern=input_pattern,
+      eval_pattern=eval_pattern,
       data_format=source.format,
-      data_location=str(source.input_base / source.pattern),
+      data_location=(str(input_base / input_pattern) if eval_pattern is None else
+                     f'{input_base / input_pattern} and {input_base / eval_pattern}'),
       schema_file=str(schema_file) if schema_file else None,
       serving_dir=str(config.outputs.serving_dir.resolve()),
       mobile_dir=str(config.outputs.mobile_path.resolve()),
@@ -99,15 +111,26 @@ def local_deployment(config: ForgeConfig) -> Deployment:
 
 
 def _example_gen(deployment: Deployment, config: ForgeConfig, label_key: str):
-  eval_buckets = max(1, round(HASH_BUCKETS * config.data.eval_fraction))
-  splits = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
-      example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=HASH_BUCKETS - eval_buckets),
-      example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=eval_buckets),
-  ]))
-  inputs = example_gen_pb2.Input(
-      splits=[example_gen_pb2.Input.Split(name='all', pattern=deployment.input_pattern)])
+  """ExampleGen splitting the rows by position (or data.split_by's groups) into train and
+  eval, or reading data that arrives split as given."""
+  if deployment.eval_pattern is not None:
+    splits = example_gen_pb2.Output()
+    inputs = example_gen_pb2.Input(splits=[
+        example_gen_pb2.Input.Split(name='train', pattern=deployment.input_pattern),
+        example_gen_pb2.Input.Split(name='eval', pattern=deployment.eval_pattern)])
+  else:
+    train_buckets, eval_buckets = split_buckets(config.data.eval_fraction)
+    splits = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+        example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=train_buckets),
+        example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=eval_buckets),
+    ]))
+    inputs = example_gen_pb2.Input(
+        splits=[example_gen_pb2.Input.Split(name='all', pattern=deployment.input_pattern)])
   # The executor's source keys the cache too (it is ours, not TFX's).
-  settings = {'executor_fingerprint': component_fingerprint('components.example_gen.executor')}
+  settings = {'executor_fingerprint': component_fingerprint('components.example_gen.executor'),
+              'split_seed': config.data.split_seed}
+  if config.data.split_by:
+    settings['split_by'] = config.data.split_by
   if config.data.delimiter != ',':
     settings['delimiter'] = config.data.delimiter
   if config.data.drop_unlabeled:
@@ -252,6 +275,8 @@ def create_pipeline(config: ForgeConfig,
   leakage_check = LeakageCheck(
       examples=example_gen.outputs['examples'], label_key=family.label_key,
       max_fraction=config.data.max_leakage, data_location=deployment.data_location,
+      feature_keys=json.dumps(config.model.features.all()),
+      group_key=config.data.split_by or '', classes=json.dumps(list(family.class_names)),
       code_fingerprint=component_fingerprint('components.leakage_check.component'))
   transform.add_upstream_node(validation_gate)
   transform.add_upstream_node(leakage_check)

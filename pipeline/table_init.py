@@ -18,7 +18,8 @@ import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from base.names import SAFE_NAME
-from pipeline import preflight
+from components.common.text import clip
+from pipeline import preflight, table_baseline
 from pipeline.table_profile import Profile, ProfileError, profile
 
 # Drift thresholds as in the curated schemas: resampling moves a feature by far less.
@@ -32,12 +33,22 @@ class InitError(ValueError):
   """forge init --data cannot write the files; the message says why and what to do."""
 
 
-def _examples(data: Path, data_format: str, delimiter: str):
+# The eval share forge init's config keeps (DataSection's default), which the peer is
+# scored with.
+EVAL_FRACTION = 1 / 3
+
+
+def _examples(data: Path, data_format: str, delimiter: str, sample: table_baseline.Sample):
+  """The examples ExampleGen will make, each also offered to the sample with its position."""
   from components.example_gen import in_process  # imports TensorFlow
   files = [str(path) for path in preflight.data_files(data)]
-  if data_format == 'tfrecord':
-    return in_process.tfrecord_examples(files)
-  return in_process.csv_examples(files, delimiter)
+  input_base = str(data.resolve() if data.is_dir() else data.resolve().parent)
+  positioned = (in_process.positioned_tfrecord_examples(files, input_base)
+                if data_format == 'tfrecord' else
+                in_process.positioned_csv_examples(files, delimiter, input_base))
+  for file_key, number, example in positioned:
+    sample.add(file_key, number, example)
+    yield example
 
 
 def csv_header(data: Path, delimiter: str) -> List[str]:
@@ -90,7 +101,8 @@ def _curate(schema: schema_pb2.Schema, result: Profile) -> schema_pb2.Schema:
         column.kind == 'int'):
       feature.int_domain.min = int(result.classes[0])
       feature.int_domain.max = int(result.classes[-1])
-    if column.role or (feature.name == result.label.name and result.task == 'classification'):
+    if column.role or feature.name == result.label.name:
+      # The label drifts as the other columns do: a class vanishing upstream shows here.
       if feature.type == schema_pb2.BYTES:
         feature.drift_comparator.infinity_norm.threshold = DRIFT_THRESHOLD
       else:
@@ -115,24 +127,40 @@ def _schema_text(schema: schema_pb2.Schema, result: Profile, name: str, data: Pa
 
 
 def _gates(result: Profile) -> List[str]:
+  """Gates a good model can pass: a margin below the peer fitted on the pipeline's own split
+  (table_baseline), never easier than the trivial model on the same eval rows."""
+  peer = result.peer
   if result.task == 'classification':
     majority = max(result.label.counts.values()) / result.label.present
-    floor = round(majority + 0.1 * (1 - majority), 4)
-    return ['gates:',
-            '  metrics:',
-            '    accuracy:',
-            f'      # Always answering the most frequent class scores {majority:.4f} here;',
-            '      # the model must close a tenth of the remaining gap to be pushed.',
-            f'      min: {floor}',
-            '      max_drop: 0.02         # against the last blessed model']
+    trivial = majority if peer is None else peer.trivial
+    lines = ['gates:', '  metrics:', '    accuracy:',
+             f'      # Always answering the most frequent class scores {trivial:.4f} on the '
+             'eval rows.']
+    if peer is None:
+      floor = majority
+      lines.append('      # Too few rows to fit a peer: the bar is that rate.')
+    else:
+      floor = max(trivial, peer.score - table_baseline.ACCURACY_MARGIN)
+      lines += [f'      # {peer.name} scores {peer.score:.4f} on them; the bar is '
+                f'{table_baseline.ACCURACY_MARGIN:.2f} below it,',
+                '      # never below always answering the most frequent class.']
+    return lines + [f'      min: {floor:.4f}',
+                    '      max_drop: 0.02         # against the last blessed model']
   std = result.label.std
-  return ['gates:',
-          '  metrics:',
-          '    rmse:',
-          f'      # Always answering the mean scores an RMSE of {std:.4g} (the label\'s',
-          '      # standard deviation); the model must do better to be pushed.',
-          f'      max: {std:.6g}',
-          f'      max_increase: {0.05 * std:.4g}   # against the last blessed model (5% of the std)']
+  trivial = std if peer is None else peer.trivial
+  lines = ['gates:', '  metrics:', '    rmse:',
+           f'      # Always answering the mean scores an RMSE of {trivial:.4g} on the eval rows.']
+  if peer is None:
+    ceiling = std
+    lines.append('      # Too few rows to fit a peer: the bar is the label\'s standard deviation.')
+  else:
+    ceiling = min(trivial, peer.score * table_baseline.RMSE_FACTOR)
+    lines += [f'      # {peer.name} scores {peer.score:.4g}; the bar is '
+              f'{table_baseline.RMSE_FACTOR:.2f}x that,',
+              '      # never above always answering the mean.']
+  return lines + [f'      max: {ceiling:.6g}',
+                  f'      max_increase: {0.05 * std:.4g}   # against the last blessed model '
+                  '(5% of the std)']
 
 
 def _training(result: Profile, eval_fraction: float) -> List[str]:
@@ -186,7 +214,7 @@ def _config_text(name: str, data: Path, data_format: str, delimiter: str, result
   for column in left_out:
     lines.append(f'    # {column.name}: {column.why}')
   lines.append('  hparams: {hidden_units: [64, 32], dropout: 0.1}')
-  lines += _training(result, 1 / 3)
+  lines += _training(result, EVAL_FRACTION)
   lines += _gates(result)
   lines += ['optimization:',
             '  enabled: false          # true: pruned/quantized TFLite variants for phones',
@@ -220,7 +248,7 @@ def describe(result: Profile) -> List[str]:
     for value in result.classes:
       key = int(value) if result.label.kind == 'int' else value.encode()
       count = result.label.counts[key]
-      lines.append(f'  class {value}: {count} rows ({count / result.label.present:.1%})')
+      lines.append(f'  class {clip(value)}: {count} rows ({count / result.label.present:.1%})')
   else:
     lines.append(f'  mean {result.label.mean:.4g}, std {result.label.std:.4g}, '
                  f'range {result.label.low:.4g} to {result.label.high:.4g}')
@@ -236,6 +264,21 @@ def describe(result: Profile) -> List[str]:
     lines.append(f'  {column.name:<{width}}  {column.kind:<6}  missing '
                  f'{column.missing_rate(result.rows):6.1%}  distinct {distinct:>7}  '
                  f'-> {column.why}')
+  if result.repetition is not None:
+    lines.append('Rows, by the columns the model reads: ' + result.repetition.describe() + '.')
+  peer = result.peer
+  if peer is not None:
+    sampled = f', fitted on a sample of {table_baseline.SAMPLE_ROWS:,} rows' * peer.sampled
+    lines.append(f'Peer: {peer.name} scores {peer.metric} {peer.score:.4f} on the '
+                 f'{peer.eval_rows} eval rows of the pipeline\'s split{sampled}; the gate is '
+                 'set from it (see gates in the config).')
+    if peer.metric == 'accuracy' and peer.score < peer.trivial + table_baseline.ACCURACY_MARGIN:
+      lines.append(f'  Little signal: the peer is within {table_baseline.ACCURACY_MARGIN:.2f} of '
+                   f'always answering the most frequent class ({peer.trivial:.4f}); expect the '
+                   'model to be too.')
+    if peer.metric == 'rmse' and peer.score > peer.trivial / table_baseline.RMSE_FACTOR:
+      lines.append(f'  Little signal: the peer is close to always answering the mean (RMSE '
+                   f'{peer.trivial:.4g}).')
   return lines
 
 
@@ -257,13 +300,19 @@ def init_from_data(name: str, data: Path, label: str, task: Optional[str] = None
       raise InitError(f'{existing} already exists; pick another name or remove it')
   if data_format == 'csv':
     preflight.check(data, 'csv', delimiter)
+  sample = table_baseline.Sample(EVAL_FRACTION)
   try:
-    result = profile(_examples(data, data_format, delimiter), label, task, str(data))
+    result = profile(_examples(data, data_format, delimiter, sample), label, task, str(data))
   except ProfileError as err:
     raise InitError(str(err)) from None
-  if not any(column.role for column in result.columns.values()):
+  roles = {column.name: column.role for column in result.columns.values() if column.role}
+  if not roles:
     raise InitError(f'{data}: no column is usable as a model input (each is the label, '
                     'empty, constant, ID-like, a date or free text).')
+  classification = result.task == 'classification'
+  result.repetition = table_baseline.repetition(sample, result.label.name, sorted(roles),
+                                                classification)
+  result.peer = table_baseline.fit_peer(sample, result.label.name, roles, result.task)
   schema = _curate(tfdv.infer_schema(result.statistics, infer_feature_shape=True), result)
   written = []
   for path, text in ((schema_path, _schema_text(schema, result, name, data)),

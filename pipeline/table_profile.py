@@ -29,6 +29,8 @@ CODE_LIMIT = 64
 # |skewness| above 1 is "highly skewed" by the usual rule of thumb.
 SKEWNESS = 1.0
 MIN_ROWS_FOR_ID = 20
+# A string column with more distinct values than this share of its rows names things.
+MOSTLY_UNIQUE = 0.5
 _DATE = re.compile(r'^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2})?.*)?$'
                    r'|^\d{1,2}/\d{1,2}/\d{2,4}( \d{1,2}:\d{2}.*)?$')
 
@@ -111,6 +113,10 @@ class Profile:
   label: Column
   task: str
   classes: List[str]
+  # Set by forge init after profiling (pipeline/table_baseline.py): the fitted peer and the
+  # rows' repetition (a leakage_check SplitOverlap).
+  peer: Optional[object] = None
+  repetition: Optional[object] = None
 
 
 def _kind(feature: tf.train.Feature) -> Optional[str]:
@@ -223,6 +229,10 @@ def _role(column: Column, rows: int) -> tuple:
       return '', 'left out: free text (the text family models text)'
     if unique:
       return '', 'left out: ID-like (a different value in every row)'
+    if column.present >= MIN_ROWS_FOR_ID and column.distinct > MOSTLY_UNIQUE * column.present:
+      # Names, codes, model numbers: a vocabulary of mostly one-row words teaches nothing.
+      return '', (f'left out: ID-like ({column.distinct} distinct values in '
+                  f'{column.present} rows: mostly unique)')
     return 'categorical', f'categorical, vocabulary of {column.distinct}'
   if column.kind == 'int':
     if unique and column.high - column.low + 1 <= 1.1 * column.present:

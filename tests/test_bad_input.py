@@ -237,23 +237,48 @@ class _ActiveMarkup(__import__('html.parser').parser.HTMLParser):
       self.found.append((tag, attrs))
 
 
-def test_report_shows_markup_from_the_data_as_text(tmp_path, served):
+def test_report_shows_markup_from_the_data_as_text_and_cuts_a_huge_cell(tmp_path, served):
   """Values come from user files: a category holding markup is shown as text in the run
-  report (the gate names it as an unknown value), never as an element that runs."""
+  report (the gate names it as an unknown value), never as an element that runs; a 2 MB
+  cell is quoted cut to 80 characters with its length, in the message and the report (it
+  was printed whole: a 2 MB terminal, a report written in 96 s)."""
   payload = '<img src=x onerror=alert(1)><script>alert(2)</script>'
+  huge = 'Dream' + 'x' * 2_000_000
   rows = list(csv.reader(_penguin_text(tmp_path).splitlines()))
   island = rows[0].index('island')
   for row in rows[1:40]:
     row[island] = payload
+  rows[41][island] = huge
   bad = tmp_path / 'markup.csv'
   with open(bad, 'w', newline='') as out:
     csv.writer(out).writerows(rows)
   run = forge_run(_penguin_config(tmp_path, served), '--data-path', str(bad))
   assert run.returncode == EXIT_DATA, run.output
+  assert len(run.output) < 20_000 and 'Dreamxxx' in run.output
+  assert '(2,000,005 characters)' in run.output
   (report,) = (tmp_path / 'root' / 'report').glob('*/index.html')
   html = report.read_text()
   assert '&lt;img src=x onerror=alert(1)&gt;' in html  # shown, escaped
   assert payload not in html
+  assert len(html) < 1_000_000 and '(2,000,005 characters)' in html
   parser = _ActiveMarkup()
   parser.feed(html)
   assert parser.found == []
+
+
+def test_a_label_with_one_class_stops_before_transform_and_the_served_model_stays(tmp_path,
+                                                                                   served):
+  """Penguins with every other species filtered out upstream: exit 0 and a pushed model that
+  could only answer Adelie, before; now the run stops naming the missing classes."""
+  rows = list(csv.reader(_penguin_text(tmp_path).splitlines()))
+  species = rows[0].index('species')
+  adelie = tmp_path / 'adelie.csv'
+  with open(adelie, 'w', newline='') as out:
+    csv.writer(out).writerows([rows[0]] + [row for row in rows[1:] if row[species] == 'Adelie'])
+  before = _tree_digest(served)
+  run = forge_run(_penguin_config(tmp_path, served), '--data-path', str(adelie))
+  assert run.returncode == EXIT_DATA, run.output
+  assert f'The label cannot be learned from {adelie}' in run.output
+  assert "lacks the class(es) 'Chinstrap', 'Gentoo'" in run.output
+  assert '> Transform' not in run.output
+  assert _tree_digest(served) == before

@@ -68,3 +68,22 @@ def test_tabular_benchmark_compares_with_scikit_learn(wine):
   for model in ('tabular (forge)', 'HistGradientBoosting', 'LogisticRegression'):
     assert model in output
   assert 'target: within 2 accuracy points of HistGradientBoosting' in output
+
+
+def test_tabular_benchmark_discrete_tables_and_their_repeats(tmp_path):
+  """The discrete tables are written from the counts and the statsmodels wheel (no pipeline
+  run: the comparison itself is the wine test's), and their repeat figures are the known ones."""
+  import pandas as pd
+  sys.path.insert(0, str(PROJECT_DIR))
+  from benchmarks.tabular import LABELS, repeat_profile, write_discrete
+  expected = {'titanic': (2201, 14, 0.7905), 'fair': (6366, 4829, 0.9373),
+              'randhie': (20190, 2760, None)}
+  for name, (rows, distinct, floor) in expected.items():
+    frame = pd.read_csv(write_discrete(name, tmp_path), dtype=str, keep_default_na=False)
+    features = [column for column in frame.columns if column != LABELS[name]]
+    profile = repeat_profile(frame, features, LABELS[name],
+                             'regression' if floor is None else 'classification')
+    assert (profile['rows'], profile['distinct']) == (rows, distinct), name
+    if floor is not None:
+      assert round(profile['floor_accuracy'], 4) == floor, name
+  assert round(profile['floor_rmse'], 2) == 3.44 and profile['repeated'] == 20089

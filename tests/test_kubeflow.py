@@ -152,7 +152,8 @@ def test_serving_manifests_match_the_pusher_output(compiled, tmp_path):
   deployment = yaml.safe_load((out / 'deployment.yaml').read_text())
   service = yaml.safe_load((out / 'service.yaml').read_text())
   kustomization = yaml.safe_load((out / 'kustomization.yaml').read_text())
-  assert set(kustomization['resources']) == {'deployment.yaml', 'service.yaml'}
+  assert set(kustomization['resources']) == {'deployment.yaml', 'service.yaml',
+                                            'networkpolicy.yaml'}
   container = deployment['spec']['template']['spec']['containers'][0]
   assert {p['containerPort'] for p in container['ports']} == {GRPC_PORT, REST_PORT}
   assert {p['port'] for p in service['spec']['ports']} == {GRPC_PORT, REST_PORT}

@@ -11,6 +11,8 @@ import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 from tfx.utils import io_utils
 
+from components.common.text import clip
+
 _STANDARD = statistics_pb2.Histogram.STANDARD
 
 
@@ -51,12 +53,12 @@ def _numeric(feature, rows: int) -> FeatureStats:
 def _categorical(feature, rows: int) -> FeatureStats:
   stats = feature.string_stats
   present = max(rows - stats.common_stats.num_missing, 1)
-  top = ', '.join(f'{v.value} {v.frequency / present:.0%}' for v in stats.top_values[:4])
+  top = ', '.join(f'{clip(v.value)} {v.frequency / present:.0%}' for v in stats.top_values[:4])
   ranked = stats.rank_histogram.buckets[:12]
   return FeatureStats(
       '.'.join(feature.path.step), 'STRING', stats.common_stats.num_missing / max(rows, 1),
       f'{stats.unique} values; {top}', None,
-      ([b.label for b in ranked[:1]] + [b.label for b in ranked[-1:]],
+      ([clip(b.label) for b in ranked[:1]] + [clip(b.label) for b in ranked[-1:]],
        [b.sample_count for b in ranked]))
 
 
@@ -76,7 +78,7 @@ def describe_feature(feature: schema_pb2.Feature, schema: schema_pb2.Schema) -> 
                        + [f'<= {bounds.max:g}'] * bounds.HasField('max'))
   elif feature.domain:
     values = next((d.value for d in schema.string_domain if d.name == feature.domain), [])
-    domain = ', '.join(values)
+    domain = ', '.join(clip(value) for value in values)
   comparator = feature.drift_comparator
   drift = (f'L-inf {comparator.infinity_norm.threshold:g}'
            if comparator.HasField('infinity_norm') else

@@ -6,16 +6,18 @@ memory) before it is written, and CsvExampleGen's column types are a side input 
 every parsed line before any line is converted (so every parsed line waits too). At 1.5M taxi
 rows that is 4.8 GB. A cluster runner spills both to disk; the DirectRunner cannot.
 
-These executors keep TFX's readers, CSV parsing, type inference, conversion and hash split
-(the same examples land in the same split as with TFX's executors) and replace the two
-in-memory steps with two Beam pipelines that stream:
-  1. read the records and scatter them over temporary shards by a hash of their bytes (the
-     CSV executor also infers the column types here, a streaming CombineGlobally);
-  2. per shard: load it, shuffle it, (parse and convert), split, write gzipped TFRecords.
+These executors keep TFX's readers, CSV parsing, type inference and conversion, split each
+row by its position in the input (or a group column) instead of TFX's hash of its content
+(split.py says why), and replace the two in-memory steps with two Beam pipelines that stream:
+  1. read the records of each file in order, decide each one's split from its file and row
+     number, and scatter them over temporary shards of that split (the CSV executor also
+     infers the column types here, a streaming CombineGlobally);
+  2. per split and shard: load it, shuffle it, (parse and convert), write gzipped TFRecords.
 That is a two-pass external shuffle, written by hand: Beam has none that bounds memory on
-the DirectRunner. Each shard is a hash-random sample of the data, shuffled whole, so the
-output is as mixed as TFX's Reshuffle makes it while memory holds one shard (at most
-_SHARD_BYTES of input).
+the DirectRunner. Each shard is a random sample of its split, shuffled whole, so the output
+is as mixed as TFX's Reshuffle makes it while memory holds one shard (at most _SHARD_BYTES
+of input). Data that arrives split (one input split per pattern, as TFX's input_config
+allows) keeps its splits.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ import os
 import random
 import uuid
 import zlib
-from typing import Any, Dict, Iterator, List, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -35,8 +37,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from google.protobuf import json_format, struct_pb2
 import tensorflow as tf
 from tfx.components.example_gen import utils, write_split
-from tfx.components.example_gen.base_example_gen_executor import (BaseExampleGenExecutor,
-                                                                  _PartitionFn)
+from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.components.example_gen.csv_example_gen.executor import (_ParsedCsvToTfExample,
                                                                  _ReadCsvRecordsFromTextFile)
 from tfx.components.util import examples_utils
@@ -47,6 +48,7 @@ from tfx.utils import proto_utils
 from tfx_bsl.coders import csv_decoder
 
 from base.names import safe_column
+from components.example_gen.split import GroupSplit, PositionSplit
 from components.example_gen import spans
 
 # Input per temporary shard: what the second pass holds in memory at once (as Python
@@ -91,35 +93,52 @@ def custom_config(settings: Dict[str, Any]) -> example_gen_pb2.CustomConfig:
   return config
 
 
+# A record as the first pass reads it: the file's name under input_base, its row number
+# (0 = the first record after any header) and the record.
+Row = Tuple[str, int, Union[bytes, str]]
+
+
 class _ScatterToShards(beam.DoFn):
-  """Writes each record to one of `num_shards` TFRecord files, chosen by a hash of its bytes
-  (deterministic: the same data gives the same shards). Each bundle writes files of its
+  """Writes each record to one of `num_shards` TFRecord files of the split `split_of` picks
+  (from its file, row and, for a group split, its group value). The shard comes from the
+  row's position, so repeated rows spread over shards too. Each bundle writes files of its
   own, so workers never share one."""
 
-  def __init__(self, shard_dir: str, num_shards: int):
+  def __init__(self, shard_dir: str, num_shards: int, split_of: Callable[[Row], int]):
     self._shard_dir = shard_dir
     self._num_shards = num_shards
+    self._split_of = split_of
     self._writers = None
+    self._bundle = None
 
   def start_bundle(self):
-    bundle = uuid.uuid4().hex
-    self._writers = [
-        tf.io.TFRecordWriter(os.path.join(self._shard_dir, f'shard-{index}-{bundle}'))
-        for index in range(self._num_shards)]
+    self._writers = {}
+    self._bundle = uuid.uuid4().hex
 
-  def process(self, record: Union[bytes, str]):
+  def _writer(self, split: int, shard: int):
+    key = (split, shard)
+    if key not in self._writers:
+      self._writers[key] = tf.io.TFRecordWriter(
+          os.path.join(self._shard_dir, f'shard-{split}-{shard}-{self._bundle}'))
+    return self._writers[key]
+
+  def process(self, row: Row):
+    file_key, number, record = row
     if isinstance(record, str):
       record = record.encode('utf-8')
-    self._writers[zlib.crc32(record) % self._num_shards].write(record)
+    shard = zlib.crc32(f'{file_key}:{number}'.encode()) % self._num_shards
+    self._writer(self._split_of(row), shard).write(record)
     return ()  # a sink: nothing goes downstream
 
   def finish_bundle(self):
-    for writer in self._writers:
+    for writer in self._writers.values():
       writer.close()
 
 
-def _shuffled_shard(index: int, shard_dir: str) -> Iterator[bytes]:
-  files = sorted(fileio.glob(os.path.join(shard_dir, f'shard-{index}-*')))
+def _shuffled_shard(index: int, split: int, shard_dir: str) -> Iterator[bytes]:
+  files = sorted(fileio.glob(os.path.join(shard_dir, f'shard-{split}-{index}-*')))
+  if not files:
+    return
   # In batches: one record at a time is 20x slower.
   records = [record for batch in tf.data.TFRecordDataset(files).batch(8192).as_numpy_iterator()
              for record in batch]
@@ -127,11 +146,58 @@ def _shuffled_shard(index: int, shard_dir: str) -> Iterator[bytes]:
   yield from records
 
 
-class _BoundedMemoryExampleGen(BaseExampleGenExecutor):
-  """Reads one input pattern, hash-splits it as configured, writes shuffled splits."""
+class _InputSplit:
+  """All rows of one input split go to the same output split (data that arrives split)."""
 
-  def _read(self, pipeline: beam.Pipeline, files: List[str]) -> beam.PCollection:
-    """The input files as a PCollection of records (bytes or text)."""
+  def __init__(self, split: int):
+    self._split = split
+
+  def __call__(self, row: Row) -> int:
+    return self._split
+
+
+class _ByPosition:
+  def __init__(self, position: PositionSplit):
+    self._position = position
+
+  def __call__(self, row: Row) -> int:
+    return self._position(row[0], row[1])
+
+
+class _ByGroup:
+  """The split of a row's group; `group_of` reads the group value from a record."""
+
+  def __init__(self, groups: GroupSplit, group_of: Callable[[Union[bytes, str]],
+                                                            Optional[bytes]]):
+    self._groups = groups
+    self._group_of = group_of
+
+  def __call__(self, row: Row) -> int:
+    return self._groups(row[0], row[1], self._group_of(row[2]))
+
+
+class _Convert(beam.PTransform):
+  """One split's shuffled records -> examples (the executor's _to_examples, labelled per
+  split)."""
+
+  def __init__(self, to_examples: Callable[[beam.PCollection], beam.PCollection]):
+    super().__init__()
+    self._to_examples = to_examples
+
+  def expand(self, records):
+    return self._to_examples(records)
+
+
+class _BoundedMemoryExampleGen(BaseExampleGenExecutor):
+  """Reads the input patterns, splits the rows as configured, writes shuffled splits."""
+
+  def _read(self, pipeline: beam.Pipeline, files: List[str], input_base: str,
+            label: str) -> beam.PCollection:
+    """The input files' records in order, as (file key, row number, record) Rows."""
+    raise NotImplementedError
+
+  def _group_reader(self, column: str, files: List[str]) -> Callable[[Any], Optional[bytes]]:
+    """Reads a record's value in `column` (data.split_by), None when it has none."""
     raise NotImplementedError
 
   def _survey(self, records: beam.PCollection, files: List[str], work_dir: str) -> None:
@@ -144,6 +210,15 @@ class _BoundedMemoryExampleGen(BaseExampleGenExecutor):
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
     raise NotImplementedError('Do() runs its own two pipelines.')
+
+  def _split_of(self, output_config: example_gen_pb2.Output, files: List[str]):
+    """How one input split's rows are assigned to the output splits."""
+    buckets = [split.hash_buckets for split in output_config.split_config.splits]
+    seed = int(self._custom_config.get('split_seed', 0))
+    group_column = self._custom_config.get('split_by')
+    if group_column:
+      return _ByGroup(GroupSplit(buckets, seed), self._group_reader(group_column, files))
+    return _ByPosition(PositionSplit(buckets, seed))
 
   def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
          exec_properties: Dict[str, Any]) -> None:
@@ -158,15 +233,20 @@ class _BoundedMemoryExampleGen(BaseExampleGenExecutor):
     output_config = example_gen_pb2.Output()
     proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
                               output_config)
-    splits = output_config.split_config.splits
-    if len(input_config.splits) != 1 or not splits:
-      raise ValueError(f'{type(self).__name__} reads one input pattern and hash-splits it: '
-                       'give it one input split and an output split_config '
-                       '(pipeline/pipeline.py does).')
+    given_splits = len(input_config.splits) > 1
+    if given_splits == bool(output_config.split_config.splits):
+      raise ValueError(f'{type(self).__name__} reads one input pattern and splits it (an '
+                       'output split_config), or one pattern per split as given (no output '
+                       'split_config); pipeline/pipeline.py sets one or the other.')
     input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-    files = sorted(fileio.glob(os.path.join(input_base, input_config.splits[0].pattern)))
-    if not files:
-      raise RuntimeError(f'No file matches {input_config.splits[0].pattern} in {input_base}.')
+    inputs = []
+    for split in input_config.splits:
+      files = sorted(fileio.glob(os.path.join(input_base, split.pattern)))
+      if not files:
+        raise RuntimeError(f'No file matches {split.pattern} in {input_base}'
+                           + (f' (the {split.name} split).' if given_splits else '.'))
+      inputs.append((split.name, files))
+    all_files = [path for _, files in inputs for path in files]
 
     examples = artifact_utils.get_single_instance(
         output_dict[standard_component_specs.EXAMPLES_KEY])
@@ -177,28 +257,33 @@ class _BoundedMemoryExampleGen(BaseExampleGenExecutor):
                                          example_gen_pb2.FORMAT_TF_EXAMPLE)
     work_dir = os.path.join(self._get_tmp_dir(), 'shards')
     fileio.makedirs(work_dir)
-    num_shards = max(1, math.ceil(sum(fileio.stat(f).length for f in files) / _SHARD_BYTES))
+    num_shards = max(1, math.ceil(sum(fileio.stat(f).length for f in all_files)
+                                  / len(split_names) / _SHARD_BYTES))
     try:
       with self._make_beam_pipeline() as pipeline:
-        records = self._read(pipeline, files)
-        _ = records | 'Scatter' >> beam.ParDo(_ScatterToShards(work_dir, num_shards))
-        self._survey(records, files, work_dir)
+        every_split = []
+        for index, (name, files) in enumerate(inputs):
+          rows = self._read(pipeline, files, input_base, name)
+          split_of = (_InputSplit(index) if given_splits
+                      else self._split_of(output_config, files))
+          _ = rows | f'Scatter[{name}]' >> beam.ParDo(
+              _ScatterToShards(work_dir, num_shards, split_of))
+          every_split.append(rows | f'Records[{name}]' >> beam.Map(lambda row: row[2]))
+        self._survey(every_split | 'AllRecords' >> beam.Flatten(), all_files, work_dir)
 
-      buckets = list(itertools.accumulate(split.hash_buckets for split in splits))
       unlabeled_key = self._custom_config.get('drop_unlabeled')
       with self._make_beam_pipeline() as pipeline:
-        records = self._to_examples(pipeline
-                                    | 'Shards' >> beam.Create(range(num_shards))
-                                    | 'ShuffledShard' >> beam.FlatMap(_shuffled_shard, work_dir),
-                                    work_dir, payload_format)
-        if unlabeled_key:
-          records |= 'DropUnlabeled' >> beam.Filter(_has_value, unlabeled_key)
-        split_examples = (
-            records
-            | 'SplitData' >> beam.Partition(_PartitionFn, len(buckets), buckets,
-                                            output_config.split_config))
-        for split_name, split in zip(split_names, split_examples):
-          _ = (split
+        for index, split_name in enumerate(split_names):
+          records = (pipeline
+                     | f'Shards[{split_name}]' >> beam.Create(range(num_shards))
+                     | f'ShuffledShard[{split_name}]' >> beam.FlatMap(
+                         _shuffled_shard, index, work_dir)
+                     | f'ToExamples[{split_name}]' >> _Convert(
+                         lambda pcoll: self._to_examples(pcoll, work_dir, payload_format)))
+          if unlabeled_key:
+            records |= f'DropUnlabeled[{split_name}]' >> beam.Filter(_has_value,
+                                                                     unlabeled_key)
+          _ = (records
                | f'Serialize[{split_name}]' >> beam.ParDo(write_split.MaybeSerialize())
                | f'Write[{split_name}]' >> beam.io.WriteToTFRecord(
                    os.path.join(artifact_utils.get_split_uri([examples], split_name),
@@ -218,6 +303,12 @@ class _BoundedMemoryExampleGen(BaseExampleGenExecutor):
       examples_utils.set_file_format(examples, write_split.to_file_format_str(file_format))
 
 
+def file_key(path: str, input_base: str) -> str:
+  """A file's name under the input directory: what a row's position is counted in (the same
+  wherever the directory is)."""
+  return os.path.relpath(path, input_base).replace(os.sep, '/')
+
+
 _PROTO_CLASSES = {
     example_gen_pb2.FORMAT_TF_EXAMPLE: tf.train.Example,
     example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE: tf.train.SequenceExample,
@@ -229,10 +320,13 @@ class ImportExecutor(_BoundedMemoryExampleGen):
   """TFRecord files of serialized examples (uncompressed or gzipped), as TFX's
   ImportExampleGen reads them."""
 
-  def _read(self, pipeline, files):
+  def _read(self, pipeline, files, input_base, label):
     return (pipeline
-            | 'TFRecordFiles' >> beam.Create(files)
-            | 'ReadTFRecords' >> beam.io.ReadAllFromTFRecord())
+            | f'TFRecordFiles[{label}]' >> beam.Create(files)
+            | f'ReadTFRecords[{label}]' >> beam.FlatMap(numbered_tfrecords, input_base))
+
+  def _group_reader(self, column, files):
+    return _ExampleValue(column)
 
   def _to_examples(self, records, work_dir, payload_format):
     if payload_format not in _PROTO_CLASSES:
@@ -243,6 +337,33 @@ class ImportExecutor(_BoundedMemoryExampleGen):
     proto_class = _PROTO_CLASSES[payload_format]
     # Parsed as TFX parses them: the split hashes the protos' deterministic serialization.
     return records | 'Parse' >> beam.Map(proto_class.FromString) if proto_class else records
+
+
+def numbered_tfrecords(path: str, input_base: str) -> Iterator[Row]:
+  """A TFRecord file's records in order (gzipped or not, as ImportExampleGen reads them)."""
+  with fileio.open(path, 'rb') as handle:
+    gzipped = handle.read(2) == b'\x1f\x8b'
+  records = tf.data.TFRecordDataset(path, compression_type='GZIP' if gzipped else '')
+  key = file_key(path, input_base)
+  numbers = itertools.count()
+  for batch in records.batch(8192).as_numpy_iterator():
+    for record in batch:
+      yield key, next(numbers), record
+
+
+class _ExampleValue:
+  """A serialized tf.Example's first value in one feature, as bytes (None: no value)."""
+
+  def __init__(self, column: str):
+    self._column = column
+
+  def __call__(self, record: bytes) -> Optional[bytes]:
+    feature = tf.train.Example.FromString(record).features.feature.get(self._column)
+    kind = feature.WhichOneof('kind') if feature is not None else None
+    values = getattr(feature, kind).value if kind else ()
+    if not values:
+      return None
+    return values[0] if kind == 'bytes_list' else repr(values[0]).encode()
 
 
 _COLUMN_TYPES_FILE = 'column_types.json'
@@ -276,14 +397,46 @@ def _read_column_types(path: str) -> List[csv_decoder.ColumnInfo]:
             for name, kind in json.loads(inp.read())]
 
 
+def numbered_csv_records(path: str, input_base: str) -> Iterator[Row]:
+  """A CSV file's records in order, as TFX's reader makes them (quoted line breaks kept)."""
+  key = file_key(path, input_base)
+  for number, record in enumerate(_ReadCsvRecordsFromTextFile().process(path)):
+    yield key, number, record
+
+
+class _CsvCell:
+  """A CSV record's cell in one column, as bytes (None: empty)."""
+
+  def __init__(self, index: int, delimiter: str):
+    self._index = index
+    self._delimiter = delimiter
+    self._parser = None
+
+  def __call__(self, record: str) -> Optional[bytes]:
+    if self._parser is None:
+      self._parser = csv_decoder.ParseCSVLine(self._delimiter)
+      self._parser.setup()
+    for cells, _ in self._parser.process(record):
+      if self._index < len(cells) and cells[self._index]:
+        return cells[self._index]
+    return None
+
+
 class CsvExecutor(_BoundedMemoryExampleGen):
   """CSV files with a header, as TFX's CsvExampleGen reads them; the column types are
   inferred over all rows in the first pass (TFX's ColumnTypeInferrer)."""
 
-  def _read(self, pipeline, files):
+  def _read(self, pipeline, files, input_base, label):
     return (pipeline
-            | 'CsvFiles' >> beam.Create(files)
-            | 'ReadCsvRecords' >> beam.ParDo(_ReadCsvRecordsFromTextFile()))
+            | f'CsvFiles[{label}]' >> beam.Create(files)
+            | f'ReadCsvRecords[{label}]' >> beam.FlatMap(numbered_csv_records, input_base))
+
+  def _group_reader(self, column, files):
+    names = csv_column_names(files[0], self._delimiter())
+    if safe_column(column) not in names:
+      raise ValueError(f'data.split_by {column!r}: {files[0]} has no such column; its '
+                       f'columns are {", ".join(names)}.')
+    return _CsvCell(names.index(safe_column(column)), self._delimiter())
 
   def _delimiter(self) -> str:
     return self._custom_config.get('delimiter', ',')

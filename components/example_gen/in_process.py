@@ -8,44 +8,64 @@ tf.Example with those types. TFRecord: the records as they are (gzipped or not).
 """
 from __future__ import annotations
 
-from typing import Iterator, List
+import os
+from typing import Iterator, List, Optional, Tuple
 
 import tensorflow as tf
-from tfx.components.example_gen.csv_example_gen.executor import (_ParsedCsvToTfExample,
-                                                                 _ReadCsvRecordsFromTextFile)
+from tfx.components.example_gen.csv_example_gen.executor import _ParsedCsvToTfExample
 from tfx_bsl.coders import csv_decoder
 
-from components.example_gen.executor import csv_column_names
+from components.example_gen.executor import (csv_column_names, numbered_csv_records,
+                                             numbered_tfrecords)
+
+# An example and its position: the file's name under the input directory and its row
+# number, as the executor counts them (what split.PositionSplit places it by).
+Positioned = Tuple[str, int, tf.train.Example]
 
 
-def _parsed_rows(files: List[str], delimiter: str) -> Iterator[list]:
+def _parsed_rows(files: List[str], delimiter: str,
+                 input_base: str) -> Iterator[Tuple[str, int, list]]:
   parser = csv_decoder.ParseCSVLine(delimiter)
   parser.setup()
   for path in files:
-    for record in _ReadCsvRecordsFromTextFile().process(path):
+    for key, number, record in numbered_csv_records(path, input_base):
       for cells, _ in parser.process(record):
         if cells:
-          yield cells
+          yield key, number, cells
 
 
-def csv_examples(files: List[str], delimiter: str = ',') -> Iterator[tf.train.Example]:
-  """The files' rows as CsvExampleGen converts them (all files share the first's header)."""
+def _input_base(files: List[str], input_base: Optional[str]) -> str:
+  return input_base or os.path.dirname(files[0])
+
+
+def positioned_csv_examples(files: List[str], delimiter: str = ',',
+                            input_base: Optional[str] = None) -> Iterator[Positioned]:
+  """The files' rows as CsvExampleGen converts them (all files share the first's header),
+  with their positions."""
+  base = _input_base(files, input_base)
   inferrer = csv_decoder.ColumnTypeInferrer(csv_column_names(files[0], delimiter),
                                             skip_blank_lines=True)
   accumulator = inferrer.create_accumulator()
-  for cells in _parsed_rows(files, delimiter):
+  for _, _, cells in _parsed_rows(files, delimiter, base):
     accumulator = inferrer.add_input(accumulator, cells)
   column_infos = inferrer.extract_output(accumulator)
   converter = _ParsedCsvToTfExample()
-  for cells in _parsed_rows(files, delimiter):
-    yield from converter.process(cells, column_infos)
+  for key, number, cells in _parsed_rows(files, delimiter, base):
+    for example in converter.process(cells, column_infos):
+      yield key, number, example
+
+
+def positioned_tfrecord_examples(files: List[str],
+                                 input_base: Optional[str] = None) -> Iterator[Positioned]:
+  base = _input_base(files, input_base)
+  for path in files:
+    for key, number, record in numbered_tfrecords(path, base):
+      yield key, number, tf.train.Example.FromString(record)
+
+
+def csv_examples(files: List[str], delimiter: str = ',') -> Iterator[tf.train.Example]:
+  return (example for _, _, example in positioned_csv_examples(files, delimiter))
 
 
 def tfrecord_examples(files: List[str]) -> Iterator[tf.train.Example]:
-  for path in files:
-    with open(path, 'rb') as handle:
-      gzipped = handle.read(2) == b'\x1f\x8b'
-    records = tf.data.TFRecordDataset(path, compression_type='GZIP' if gzipped else '')
-    for batch in records.batch(4096).as_numpy_iterator():
-      for record in batch:
-        yield tf.train.Example.FromString(record)
+  return (example for _, _, example in positioned_tfrecord_examples(files))

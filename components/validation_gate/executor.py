@@ -11,17 +11,20 @@ from typing import Dict, List
 from tensorflow_data_validation.utils.anomalies_util import load_anomalies_binary
 
 from components.common.errors import DataValidationError
+from components.common.text import clip, clip_quoted
 
 
 def describe_anomaly_info(anomalies, split: str) -> List[str]:
   """One line per anomalous feature of one split's Anomalies proto."""
   problems = []
   for feature, info in sorted(anomalies.anomaly_info.items()):
-    reasons = '; '.join(reason.description or reason.short_description
-                        for reason in info.reason) or info.description
-    problems.append(f'column {feature!r} ({split} split): {reasons}')
+    # TFDV quotes the offending values: a cell can hold megabytes.
+    reasons = '; '.join(clip_quoted(reason.description or reason.short_description)
+                        for reason in info.reason) or clip_quoted(info.description)
+    problems.append(f'column {clip(feature)!r} ({split} split): {reasons}')
   if anomalies.HasField('dataset_anomaly_info'):
-    reasons = '; '.join(r.description for r in anomalies.dataset_anomaly_info.reason)
+    reasons = '; '.join(clip_quoted(r.description)
+                        for r in anomalies.dataset_anomaly_info.reason)
     problems.append(f'the dataset as a whole ({split} split): {reasons}')
   return problems
 
@@ -57,7 +60,7 @@ def check_split_sizes(rows: Dict[str, int], minimum: Dict[str, int], data_locati
     counts = ', '.join(f'{split} {count}' for split, count in sorted(rows.items()))
     raise DataValidationError(
         f'Too few rows in {data_location}: {"; ".join(short)}. Rows per split: {counts} '
-        f'(eval is about {eval_fraction:.0%} of the rows, by a hash of each row). Add rows, '
+        f'(eval is {eval_fraction:.0%} of the rows, a random split over rows). Add rows, '
         'or lower data.min_train_rows / data.min_eval_rows (or change data.eval_fraction) '
         'if this little data is intended (nothing was trained or pushed).')
 

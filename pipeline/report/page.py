@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import html
 import json
+import os
 import re
 from pathlib import Path
 from typing import Dict, Iterable, Optional, Sequence
@@ -69,10 +70,25 @@ def _schema_uri(summary: RunSummary) -> Optional[str]:
   return _first(summary, 'ImportSchemaGen', 'schema') or _first(summary, 'SchemaGen', 'schema')
 
 
-def _data_section(splits: Optional[Dict[str, object]]) -> str:
+def _overlap(summary: RunSummary) -> str:
+  """LeakageCheck's measurements: the splits' overlap against a random split's, and the
+  data's repetition."""
+  from components.leakage_check.executor import SplitOverlap
+  uri = _first(summary, 'LeakageCheck', 'leakage')
+  if uri is None or not os.path.exists(os.path.join(uri, 'leakage.json')):
+    return ''
+  overlap = SplitOverlap.read(uri)
+  return (f'<p>{_e(overlap.describe())}.</p><p>Eval rows whose features occur in training: '
+          f'{overlap.eval_rows_in_train} of {overlap.eval_rows}; a random split of this data '
+          f'gives {overlap.expected_in_train:.0f} (excess {overlap.excess:.2%} of the eval '
+          'rows).</p>')
+
+
+def _data_section(splits: Optional[Dict[str, object]], summary: RunSummary) -> str:
   if splits is None:
     return _section('data', 'Data', '<p class="note">No statistics: the run stopped first.</p>')
   body = _table(['split', 'rows'], [(s, d.num_examples) for s, d in splits.items()])
+  body += _overlap(summary)
   for split, dataset in splits.items():
     rows = [(f.name, f.type, f'{f.missing:.1%}', f.summary,
              plots.histogram(*f.buckets, alt=f'{f.name} distribution'))
@@ -262,7 +278,7 @@ def render(config: ForgeConfig, summary: RunSummary, previous: Optional[RunSumma
   statistics_uri = _statistics_uri(summary)
   splits = statistics.split_statistics(statistics_uri) if statistics_uri else None
   sections = [
-      _data_section(splits),
+      _data_section(splits, summary),
       _schema_section(summary, str(schema) if schema else 'inferred by SchemaGen'),
       _changes_section(summary, splits, previous),
       _training_section(summary),
