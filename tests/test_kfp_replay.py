@@ -102,10 +102,8 @@ def test_vertex_example_gen_driver_ran_before_its_executor(replays):
   assert examples['input_fingerprint']  # written by TFX's file_based_example_gen driver
 
 
-def test_the_replay_refuses_what_open_source_kfp_does_not_run(replays, tmp_path):
-  _, _, kubeflow = replays
-  job = {'pipelineSpec': json.loads(json.dumps(kubeflow.spec)),
-         'runtimeConfig': kubeflow.runtime_config}
+def test_the_replay_refuses_what_open_source_kfp_does_not_run(tmp_path):
+  job = _compile(tmp_path, 'kubeflow')
   executors = job['pipelineSpec']['deploymentSpec']['executors']
   executors['CsvExampleGen_executor'] = {'resolver': {'outputArtifactQueries': {}}}
   with pytest.raises(ReplayError, match='resolver'):
