@@ -48,6 +48,18 @@ class CliRun:
   config_path: Path
 
 
+def across_classes(rows, label_of, per_class: int):
+  """Up to `per_class` rows of each class, in file order. The bundled tables (penguins,
+  wine) are sorted by class: their first rows are all one class, which a model that always
+  answers it gets right."""
+  taken = {}
+  for row in rows:
+    bucket = taken.setdefault(label_of(row), [])
+    if len(bucket) < per_class:
+      bucket.append(row)
+  return [row for bucket in taken.values() for row in bucket]
+
+
 def write_config(path: Path, base: str, **sections) -> Path:
   """A copy of configs/<base>.yaml with sections updated (one level deep)."""
   raw = yaml.safe_load((PROJECT_DIR / 'configs' / f'{base}.yaml').read_text())
