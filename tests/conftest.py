@@ -163,14 +163,16 @@ class DigitsRuns:
 @pytest.fixture(scope='session')
 def digits_runs(tmp_path_factory):
   """The mobile showcase: digits with every TFLite variant; then the same pipeline root with
-  impossible budgets (only ModelOptimizer and MobilePusher run again)."""
+  impossible budgets (only ModelOptimizer and MobilePusher run again), building one float
+  and one full-integer variant (no pruning or QAT fine-tuning: the budgets are the test)."""
   work = tmp_path_factory.mktemp('digits')
   paths = {'pipeline': {'root': str(work / 'root')},
            'outputs': {'serving_dir': str(work / 'serving'), 'mobile_dir': str(work / 'mobile')}}
   config = write_config(work / 'digits.yaml', 'digits', **paths)
   first = forge_run(config)
   impossible = write_config(work / 'impossible.yaml', 'digits', **paths,
-                            optimization={'accuracy_budget': 0.0, 'size_budget_kb': 1})
+                            optimization={'accuracy_budget': 0.0, 'size_budget_kb': 1,
+                                          'variants': ['float32', 'int8']})
   return DigitsRuns(first, forge_run(impossible))
 
 
