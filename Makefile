@@ -1,5 +1,6 @@
 # make run   - set up .venv (Python 3.10, locked stack) and run the default penguin pipeline
-# make test  - same set-up plus the security scanners (.venv-scan: checkov, hadolint), then the test suite
+# make test  - same set-up plus the security scanners (.venv-scan: checkov, hadolint), then the
+#              test suite (the 25 slowest tests printed at the end)
 # The venv is rebuilt only when requirements.lock or pyproject.toml change.
 
 VENV := .venv
@@ -19,7 +20,7 @@ run: $(STAMP)
 	$(VENV)/bin/forge run $(CONFIG)
 
 test: $(STAMP) $(SCAN_STAMP)
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 install: $(STAMP)
 

@@ -8,6 +8,7 @@ split) and the compression targets, as ratios against the float32 TFLite file of
   gzipped; int8 batch-1 p50 below float32's.
 
   .venv/bin/python benchmarks/compression.py [--pipelines digits taxi] [--train-steps N]
+  .venv/bin/python benchmarks/compression.py --measure-root ROOT   # an earlier run's figures
 """
 from __future__ import annotations
 
@@ -67,7 +68,14 @@ def main() -> int:
   parser.add_argument('--train-steps', type=int, help='override training.train_steps')
   parser.add_argument('--prune-steps', type=int, default=300)
   parser.add_argument('--qat-steps', type=int, default=200)
+  parser.add_argument('--measure-root', type=Path,
+                      help='print the table and targets of the latest run of this pipeline '
+                           'root (one with the optimization stage on) instead of running')
   args = parser.parse_args()
+  if args.measure_root:
+    print(f'\n== {args.measure_root}: the latest run')
+    _print_report(args.measure_root)
+    return 0
   failed = False
   for name in args.pipelines:
     with tempfile.TemporaryDirectory(prefix=f'compression-{name}-') as work:
@@ -78,11 +86,15 @@ def main() -> int:
         print(measured.output[-3000:])
         failed = True
         continue
-      report = read_latest_run(Path(work) / 'root' / 'metadata.sqlite').optimization
-      print(f'eval rows: {report["eval_rows"]}; selected for mobile: {report["selected"]}')
-      print('\n'.join(table.lines(report)))
-      print('\n'.join(_targets(report['variants'])))
+      _print_report(Path(work) / 'root')
   return 1 if failed else 0
+
+
+def _print_report(root: Path) -> None:
+  report = read_latest_run(root / 'metadata.sqlite').optimization
+  print(f'eval rows: {report["eval_rows"]}; selected for mobile: {report["selected"]}')
+  print('\n'.join(table.lines(report)))
+  print('\n'.join(_targets(report['variants'])))
 
 
 if __name__ == '__main__':

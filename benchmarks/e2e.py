@@ -6,7 +6,10 @@ each in a fresh root, N times. Prints per run: wall time, peak RSS of the larges
 and of the whole process tree, eval accuracy (and AUC), pushed model size; then the median
 ratios ours/reference, and our per-component durations.
 
-  .venv/bin/python benchmarks/e2e.py [--runs 3] [--rows N]
+  .venv/bin/python benchmarks/e2e.py [--runs 3] [--rows N] [--smoke]
+
+--smoke (the test suite's check that the script still works, not a measurement): both
+pipelines train 20 steps and the reference's Beam stages run in_memory.
 """
 from __future__ import annotations
 
@@ -46,6 +49,9 @@ def taxi_csv(work: Path, rows: int | None) -> Path:
   return target
 
 
+SMOKE_STEPS = 20
+
+
 def run_ours(work: Path, csv: Path, extra_flags=()) -> dict:
   root, serving = work / 'root', work / 'serving'
   measured = run_measured([sys.executable, '-m', 'pipeline.cli', 'run', 'configs/taxi.yaml',
@@ -63,7 +69,7 @@ def run_ours(work: Path, csv: Path, extra_flags=()) -> dict:
   return result
 
 
-def run_reference(work: Path, csv: Path) -> dict:
+def run_reference(work: Path, csv: Path, smoke: bool = False) -> dict:
   """TFX's example as shipped: it reads ~/taxi/data/simple and writes under ~/tfx."""
   home = work / 'home'
   taxi = home / 'taxi'
@@ -71,6 +77,16 @@ def run_reference(work: Path, csv: Path) -> dict:
   shutil.copy(csv, taxi / 'data' / 'simple' / 'data.csv')
   for name in ('taxi_pipeline_native_keras.py', 'taxi_utils_native_keras.py'):
     shutil.copy(_tfx_examples() / name, taxi / name)
+  if smoke:
+    script = taxi / 'taxi_pipeline_native_keras.py'
+    text = script.read_text()
+    for shipped, short in (('num_steps=1000', f'num_steps={SMOKE_STEPS}'),
+                           ('num_steps=150', f'num_steps={SMOKE_STEPS}'),
+                           ("'--direct_running_mode=multi_processing'",
+                            "'--direct_running_mode=in_memory'")):
+      assert shipped in text, f'{shipped} is no longer in the reference example'
+      text = text.replace(shipped, short)
+    script.write_text(text)
   measured = run_measured([sys.executable, str(taxi / 'taxi_pipeline_native_keras.py')],
                           env={'HOME': str(home), 'TF_USE_LEGACY_KERAS': '1'}, cwd=taxi)
   result = {'measured': measured}
@@ -103,6 +119,9 @@ def main(argv=None) -> int:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--runs', type=int, default=3)
   parser.add_argument('--rows', type=int, help='use only the first N rows (smoke runs)')
+  parser.add_argument('--smoke', action='store_true',
+                      help=f'check the script only: {SMOKE_STEPS} training steps each, the '
+                           "reference's Beam in_memory")
   args = parser.parse_args(argv)
   ours, reference = [], []
   print(f'{"run":10} {"wall s":>8} {"peak MB":>10} {"tree MB":>10} {"accuracy":>9} '
@@ -111,7 +130,9 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix='forge-bench-') as temp:
       work = Path(temp)
       csv = taxi_csv(work, args.rows)
-      pair = [('ours', run_ours), ('reference', run_reference)]
+      pair = [('ours', lambda w, c: run_ours(
+                   w, c, ['--train-steps', str(SMOKE_STEPS)] if args.smoke else [])),
+              ('reference', lambda w, c: run_reference(w, c, args.smoke))]
       for label, runner in (pair if index % 2 == 0 else pair[::-1]):
         (work / label).mkdir()
         result = runner(work / label, csv)

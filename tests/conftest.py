@@ -20,13 +20,38 @@ FORGE = [sys.executable, '-m', 'pipeline.cli']
 
 # Session fixtures that run a pipeline; a test using one (even through another fixture) is e2e.
 PIPELINE_FIXTURES = {'penguin_runs', 'taxi_run', 'text_run', 'digits_runs', 'wine', 'diabetes'}
-# A test that calls one of these starts the CLI or a benchmark in a process of its own.
-_PROCESS_CALLS = ('forge_run(', 'forge_in(', 'FORGE', '_run(', 'getfixturevalue(')
+# Calls that start a process (the CLI, make, lint-imports, a benchmark), a pipeline run or a
+# Kubeflow compile (the whole DAG, most of a minute). Looked for in the test, its fixtures and
+# the helpers of its module they call, however deep.
+_PROCESS_CALLS = ('forge_run(', 'forge_in(', 'FORGE', '_run(', 'getfixturevalue(',
+                  'subprocess.', 'Popen(', 'compile_pipeline(')
+
+
+def _helpers(module) -> dict:
+  """name -> source of the module's own top-level functions."""
+  import inspect
+  return {name: inspect.getsource(value) for name, value in vars(module).items()
+          if inspect.isfunction(value) and value.__module__ == module.__name__}
+
+
+def _reachable_source(source: str, helpers: dict) -> str:
+  """`source` and the source of every module helper it calls, transitively."""
+  import re
+  seen, pending, texts = set(), [source], []
+  while pending:
+    text = pending.pop()
+    texts.append(text)
+    for name in set(re.findall(r'\b([A-Za-z_]\w*)\(', text)) & set(helpers) - seen:
+      seen.add(name)
+      pending.append(helpers[name])
+  return ''.join(texts)
 
 
 def pytest_collection_modifyitems(items):
-  """Marks end-to-end tests `e2e`, so `pytest -m 'not e2e'` runs the unit tests alone."""
+  """Marks end-to-end tests `e2e` (a pipeline, a process or a Kubeflow compile), so
+  `pytest -m 'not e2e'` runs the unit tests alone, in-process."""
   import inspect
+  helpers_of = {}
   for item in items:
     uses_pipeline = PIPELINE_FIXTURES & set(getattr(item, 'fixturenames', ()))
     function = getattr(item, 'function', None)
@@ -36,7 +61,12 @@ def pytest_collection_modifyitems(items):
         for name in getattr(item, 'fixturenames', ())
         for definition in item._fixtureinfo.name2fixturedefs.get(name, ())  # pylint: disable=protected-access
         if definition.baseid)  # the project's own fixtures, not pytest's
-    if uses_pipeline or any(call in source + fixture_sources for call in _PROCESS_CALLS):
+    module = getattr(item, 'module', None)
+    if module is not None and module.__name__ not in helpers_of:
+      helpers_of[module.__name__] = _helpers(module)
+    reachable = _reachable_source(source + fixture_sources,
+                                  helpers_of.get(getattr(module, '__name__', None), {}))
+    if uses_pipeline or any(call in reachable for call in _PROCESS_CALLS):
       item.add_marker(pytest.mark.e2e)
 
 
@@ -46,6 +76,18 @@ class CliRun:
   output: str
   config: object  # ForgeConfig
   config_path: Path
+
+
+def across_classes(rows, label_of, per_class: int):
+  """Up to `per_class` rows of each class, in file order. The bundled tables (penguins,
+  wine) are sorted by class: their first rows are all one class, which a model that always
+  answers it gets right."""
+  taken = {}
+  for row in rows:
+    bucket = taken.setdefault(label_of(row), [])
+    if len(bucket) < per_class:
+      bucket.append(row)
+  return [row for bucket in taken.values() for row in bucket]
 
 
 def write_config(path: Path, base: str, **sections) -> Path:
@@ -121,14 +163,16 @@ class DigitsRuns:
 @pytest.fixture(scope='session')
 def digits_runs(tmp_path_factory):
   """The mobile showcase: digits with every TFLite variant; then the same pipeline root with
-  impossible budgets (only ModelOptimizer and MobilePusher run again)."""
+  impossible budgets (only ModelOptimizer and MobilePusher run again), building one float
+  and one full-integer variant (no pruning or QAT fine-tuning: the budgets are the test)."""
   work = tmp_path_factory.mktemp('digits')
   paths = {'pipeline': {'root': str(work / 'root')},
            'outputs': {'serving_dir': str(work / 'serving'), 'mobile_dir': str(work / 'mobile')}}
   config = write_config(work / 'digits.yaml', 'digits', **paths)
   first = forge_run(config)
   impossible = write_config(work / 'impossible.yaml', 'digits', **paths,
-                            optimization={'accuracy_budget': 0.0, 'size_budget_kb': 1})
+                            optimization={'accuracy_budget': 0.0, 'size_budget_kb': 1,
+                                          'variants': ['float32', 'int8']})
   return DigitsRuns(first, forge_run(impossible))
 
 

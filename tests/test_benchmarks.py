@@ -15,7 +15,9 @@ def _run(*args, timeout=900):
 
 
 def test_e2e_benchmark_runs_ours_and_the_reference():
-  output = _run('benchmarks/e2e.py', '--runs', '1', '--rows', '400')
+  # --smoke: 20 training steps each and the reference's Beam in_memory (TFX's example as
+  # shipped took about 5 minutes here, for a check of the script's plumbing).
+  output = _run('benchmarks/e2e.py', '--runs', '1', '--rows', '400', '--smoke')
   assert 'ours 1' in output and 'reference 1' in output
   assert 'median ratio ours/reference: wall time' in output
   assert 'Transform' in output.split('our per-component durations')[1]
@@ -36,11 +38,26 @@ def test_serving_benchmark_prints_latencies(penguin_runs, tmp_path):
   assert 'batch   1: p50' in output and 'batch  64: p50' in output
 
 
-def test_compression_benchmark_prints_the_table_and_targets():
-  output = _run('benchmarks/compression.py', '--pipelines', 'digits', '--train-steps', '60',
-                '--prune-steps', '50', '--qat-steps', '20')
-  assert '== digits: forge run exit' in output
+def test_compression_benchmark_prints_the_table_and_targets(taxi_run):
+  """On the taxi test run's six variants (a digits run of its own took minutes)."""
+  output = _run('benchmarks/compression.py', '--measure-root',
+                str(taxi_run.config.pipeline.root))
+  assert f'== {taxi_run.config.pipeline.root}: the latest run' in output
   assert 'pruned_qat_int8' in output and 'int8 file size, float32/int8' in output
+  assert 'not measurable' not in output
+
+
+def test_compression_benchmark_configures_a_run_of_its_own(tmp_path):
+  """What the script runs when it runs a pipeline: the shipped config with the stage on."""
+  import argparse
+  import yaml
+  sys.path.insert(0, str(PROJECT_DIR / 'benchmarks'))
+  from benchmarks.compression import _config
+  args = argparse.Namespace(prune_steps=50, qat_steps=20, train_steps=60)
+  raw = yaml.safe_load(_config('digits', tmp_path, args).read_text())
+  assert raw['optimization']['enabled'] is True and raw['training']['train_steps'] == 60
+  assert raw['optimization']['prune_steps'] == 50 and raw['optimization']['qat_steps'] == 20
+  assert raw['pipeline']['root'] == str(tmp_path / 'root')
 
 
 def test_text_benchmark_measures_teacher_student_and_int8(text_run, tmp_path):

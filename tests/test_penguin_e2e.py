@@ -10,6 +10,7 @@ import tensorflow as tf
 from models.penguin.features import FAMILY
 from pipeline import datasets
 from pipeline.summary import read_latest_run
+from tests.conftest import across_classes
 
 
 @pytest.fixture(scope='module')
@@ -28,9 +29,12 @@ def _version_dirs(run):
   return sorted(p for p in model_dir.iterdir() if p.is_dir()) if model_dir.is_dir() else []
 
 
-def _penguin_examples(tmp_path, limit=60):
+def _penguin_examples(tmp_path, per_class=20):
+  """Serialized examples of `per_class` penguins of each species (the CSV is sorted by
+  species: its first 60 rows are all Adelie), and their species."""
   source = datasets.resolve('penguins', None, 'csv', tmp_path)
-  rows = list(csv.DictReader(open(source.input_base / source.pattern)))[:limit]
+  rows = across_classes(csv.DictReader(open(source.input_base / source.pattern)),
+                        lambda row: row[FAMILY.label_key], per_class)
   examples = []
   for row in rows:
     features = {}
@@ -62,6 +66,7 @@ def test_serving_default_answers_serialized_examples(pushed_dir, tmp_path):
   assert probabilities.shape == (len(examples), len(FAMILY.class_names))
   np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
   predicted = [name.decode() for name in outputs['predicted_class'].numpy()]
+  assert sorted(set(species)) == sorted(FAMILY.class_names)  # a constant answer scores 1/3
   assert np.mean([p == s for p, s in zip(predicted, species)]) >= 0.9
 
 

@@ -121,7 +121,10 @@ def _chromium():
 def test_report_renders_in_headless_chromium(penguin_runs, tmp_path):
   browser = _chromium()
   if browser is None:
-    pytest.skip('no Chromium on this machine (Debian: apt-get install chromium; .ci/run does)')
+    missing = 'no Chromium on this machine (Debian: apt-get install chromium; .ci/run does)'
+    if os.environ.get('CI', '').lower() in ('true', '1', 'yes'):
+      pytest.fail(f'{missing}: CI must render the report')
+    pytest.skip(missing)
   from PIL import Image, ImageStat
   ARTIFACTS.mkdir(parents=True, exist_ok=True)
   screenshot = ARTIFACTS / 'penguin-report.png'

@@ -16,7 +16,7 @@ from components.serving_pusher import check, executor, model_config, warmup
 from models.common.family import load_family
 from pipeline import cli, datasets
 from pipeline.summary import open_store
-from tests.conftest import pushed_version_dirs
+from tests.conftest import across_classes, pushed_version_dirs
 from tests.serving_double import ServingDouble
 
 
@@ -29,18 +29,25 @@ def _eval_examples(run, count=32):
   return warmup.eval_examples(examples_artifact(examples_uri), family.label_key, count)
 
 
+def _run(request, name):
+  """The session run of one pipeline, started only when a test needs that one."""
+  fixture = {'penguin': 'penguin_runs', 'taxi': 'taxi_run', 'digits': 'digits_runs',
+             'text': 'text_run'}[name]
+  run = request.getfixturevalue(fixture)
+  return {'penguin_runs': lambda: run[0], 'digits_runs': lambda: run.first}.get(
+      fixture, lambda: run)()
+
+
 @pytest.fixture(scope='module', params=['penguin', 'taxi', 'digits', 'text'])
-def pushed(request, penguin_runs, taxi_run, digits_runs, text_run):
-  run = {'penguin': penguin_runs[0], 'taxi': taxi_run, 'digits': digits_runs.first,
-         'text': text_run}[request.param]
+def pushed(request):
+  run = _run(request, request.param)
   model_dir = pushed_version_dirs(run)[-1]  # test_each_run_blessed_and_pushed: the outcome
   return run, model_dir, tf.saved_model.load(str(model_dir))
 
 
 @pytest.mark.parametrize('name', ['penguin', 'taxi', 'digits', 'text'])
-def test_each_run_blessed_and_pushed(name, penguin_runs, taxi_run, digits_runs, text_run):
-  run = {'penguin': penguin_runs[0], 'taxi': taxi_run, 'digits': digits_runs.first,
-         'text': text_run}[name]
+def test_each_run_blessed_and_pushed(name, request):
+  run = _run(request, name)
   assert 'Blessed. Pushed to' in run.output, run.output
 
 
@@ -177,11 +184,19 @@ def test_versions_models_config_rollback_and_interrupted_push(penguin_runs, tmp_
   assert names == sorted([first.rsplit('/', 1)[1], second.rsplit('/', 1)[1]])
 
 
-def _csv_of_penguins(path, rows=5):
+def _csv_of_penguins(path, per_species=3):
+  """`per_species` penguins of each species (the file is sorted by species: its first rows
+  are all Adelie, which a model that always answers Adelie gets right)."""
   source = datasets.resolve('penguins', None, 'csv', path.parent / 'data')
-  lines = (source.input_base / source.pattern).read_text().splitlines()[:rows + 1]
-  path.write_text('\n'.join(lines) + '\n')
-  return list(csv.DictReader(open(path)))
+  with open(source.input_base / source.pattern, newline='') as f:
+    reader = csv.DictReader(f)
+    rows = across_classes(reader, lambda row: row['species'], per_species)
+    fields = reader.fieldnames
+  with open(path, 'w', newline='') as out:
+    writer = csv.DictWriter(out, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+  return rows
 
 
 @pytest.mark.parametrize('transport, signature', [
@@ -199,6 +214,12 @@ def test_forge_predict_against_a_stand_in_server(penguin_runs, tmp_path, capsys,
                      address, '--signature', signature]) == 0
   printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
   assert len(printed) == len(rows)
-  assert [p['predicted_class'] for p in printed] == [r['species'] for r in rows]
+  assert cli.main(['predict', str(config_path), str(tmp_path / 'rows.csv')]) == 0  # no server
+  here = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+  assert [p['predicted_class'] for p in printed] == [p['predicted_class'] for p in here]
+  species = [r['species'] for r in rows]
+  assert sorted(set(species)) == ['Adelie', 'Chinstrap', 'Gentoo']
+  right = sum(p['predicted_class'] == s for p, s in zip(printed, species))
+  assert right >= len(rows) - 1, (printed, species)  # a constant answer gets 3 of 9
   for prediction in printed:
     assert abs(sum(prediction['probabilities']) - 1) < 1e-5
