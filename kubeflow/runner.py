@@ -97,6 +97,10 @@ def kubeflow_deployment(config: ForgeConfig, target: str = KUBEFLOW) -> Deployme
                       'a resolver strategy of this project, and KFP v2 compiles only TFX\'s '
                       'own. On Kubeflow each run trains on its newest span: set data.window: 1 '
                       'for forge compile, submit and schedule.')
+  if config.data.eval_path is not None:
+    raise ConfigError('data.eval_path: on Kubeflow ExampleGen reads one folder, the data-root '
+                      'run parameter, and splits its rows; remove data.eval_path for forge '
+                      'compile, submit and schedule (data.split_by keeps groups apart).')
   schema_file = _schema_in_image(config, kubeflow.project_dir)
   return Deployment(
       pipeline_root=f'{kubeflow.pipeline_root}/{config.pipeline.name}',
