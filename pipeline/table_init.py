@@ -137,13 +137,15 @@ def _gates(result: Profile) -> List[str]:
              f'      # Always answering the most frequent class scores {trivial:.4f} on the '
              'eval rows.']
     if peer is None:
-      floor = majority
-      lines.append('      # Too few rows to fit a peer: the bar is that rate.')
+      floor = majority + 0.01
+      lines.append('      # Too few rows to fit a peer: the bar is a point above that rate.')
     else:
-      floor = max(trivial, peer.score - table_baseline.ACCURACY_MARGIN)
+      # One eval row better than the constant at least: equalling it is no model.
+      floor = max(trivial + 1 / peer.eval_rows, peer.score - table_baseline.ACCURACY_MARGIN)
       lines += [f'      # {peer.name} scores {peer.score:.4f} on them; the bar is '
                 f'{table_baseline.ACCURACY_MARGIN:.2f} below it,',
-                '      # never below always answering the most frequent class.']
+                '      # and at least one eval row better than always answering the most '
+                'frequent class.']
     return lines + [f'      min: {floor:.4f}',
                     '      max_drop: 0.02         # against the last blessed model']
   std = result.label.std
@@ -151,13 +153,15 @@ def _gates(result: Profile) -> List[str]:
   lines = ['gates:', '  metrics:', '    rmse:',
            f'      # Always answering the mean scores an RMSE of {trivial:.4g} on the eval rows.']
   if peer is None:
-    ceiling = std
-    lines.append('      # Too few rows to fit a peer: the bar is the label\'s standard deviation.')
+    ceiling = 0.99 * std
+    lines.append('      # Too few rows to fit a peer: the bar is 1% below the label\'s standard '
+                 'deviation.')
   else:
-    ceiling = min(trivial, peer.score * table_baseline.RMSE_FACTOR)
+    # Below the constant's RMSE (a constant nearly meets the label's std on eval rows).
+    ceiling = min(0.99 * trivial, peer.score * table_baseline.RMSE_FACTOR)
     lines += [f'      # {peer.name} scores {peer.score:.4g}; the bar is '
               f'{table_baseline.RMSE_FACTOR:.2f}x that,',
-              '      # never above always answering the mean.']
+              '      # and 1% below always answering the mean.']
   return lines + [f'      max: {ceiling:.6g}',
                   f'      max_increase: {0.05 * std:.4g}   # against the last blessed model '
                   '(5% of the std)']

@@ -153,7 +153,7 @@ def test_the_init_gate_on_a_hard_table_is_one_the_peer_passes(hard_survey):
   never below always answering the most frequent class."""
   found, config, text = hard_survey
   gate = config['gates']['metrics']['accuracy']['min']
-  assert found.peer.trivial <= gate <= found.peer.score
+  assert found.peer.trivial < gate <= found.peer.score  # a constant model fails it
   assert found.peer.score > found.peer.trivial  # the table has some signal, a little
   assert f'HistGradientBoosting scores accuracy {found.peer.score:.4f}' in text
   assert found.peer.eval_rows == 297  # a third of 900 rows, the pipeline's split
@@ -264,12 +264,12 @@ def test_diabetes_regression_is_pushed_with_a_prediction_output(diabetes):
   assert 'root_mean_squared_error' in run_out
   rmse = float(run_out.split('root_mean_squared_error ')[1].split()[0].rstrip(','))
   config = yaml.safe_load((work / 'configs' / 'diabetes.yaml').read_text())
-  std = config['gates']['metrics']['rmse']['max']
-  assert rmse < std, (rmse, std)
+  gate = config['gates']['metrics']['rmse']['max']
+  assert rmse <= gate, (rmse, gate)
   loaded = tf.saved_model.load(str(_pushed(work, 'serving', 'diabetes')))
-  # The gate (RMSE below the label's std) is what exit 0 says, and answering the training
-  # mean for every row nearly meets it: the pushed model, run here on the eval rows, must
-  # beat that constant clearly (R-squared 0.28 measured, so RMSE 0.85x the constant's).
+  # The gate (forge init's: 1.10x HistGradientBoosting's RMSE, 1% below the training mean's)
+  # is what exit 0 says; the pushed model, run here on the eval rows, must beat that
+  # constant clearly (R-squared 0.28 measured, so RMSE 0.85x the constant's).
   train, evaluation = _split_labels(work / 'build' / 'diabetes', 'progression')
   rows = [row for row, _ in evaluation]
   from components.common.examples import without_label
