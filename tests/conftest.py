@@ -137,11 +137,15 @@ def taxi_run(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def text_run(tmp_path_factory):
-  """The text family (Transformer encoder) on the IMDB sample, once, distilled into a
-  smaller student, with the mobile stage on: the student as a float32 .tflite on token ids,
-  with the tokenizer in its metadata."""
+  """The text family (Transformer encoder) on reviews the test makes (tests/text_corpus.py
+  says why not the IMDB sample's 100), once, distilled into a smaller student, with the
+  mobile stage on: the student as a float32 .tflite on token ids, with the tokenizer in its
+  metadata."""
+  from tests.text_corpus import write_reviews
   work = tmp_path_factory.mktemp('text')
+  reviews = write_reviews(work / 'reviews.csv')
   config = write_config(work / 'text.yaml', 'text', pipeline={'root': str(work / 'root')},
+                        data={'builtin': None, 'path': str(reviews)},
                         outputs={'serving_dir': str(work / 'serving')},
                         distillation={'enabled': True, 'steps': 100,
                                       'student_hparams': {'embed_dim': 16, 'ff_dim': 32}},

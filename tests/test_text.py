@@ -1,4 +1,5 @@
-"""The text family: a Transformer encoder trained on the IMDB sample end to end, served from
+"""The text family: a Transformer encoder trained end to end on reviews the test makes
+(tests/text_corpus.py), served from
 raw strings, and on a phone: the pushed .tflite takes token ids, and the Task Library's
 NLClassifier tokenizes raw strings with the vocabulary and regex in the file's metadata.
 (tests/test_serving.py also runs its serving checks on this model.)"""
@@ -111,12 +112,12 @@ def test_distilled_student_is_smaller_and_both_are_measured(text_run):
 
 
 def test_the_encoder_learns_more_than_a_constant_answer(text_run):
-  """Always answering one class scores an AUC of 0.5; on these 30 eval reviews (11 positive)
-  a model that learned nothing reaches 0.65 about one time in ten (the rank statistic's
-  standard error is 0.11). Measured on 2026-12-03 through `forge run`: training.seed 0-4
-  gave 0.83, 0.83, 0.72, 0.74, 0.75; unseeded runs 0.67-0.77 (67 training reviews, so the
-  spread is the initialization's). The default seed makes this run repeat itself. Accuracy
-  is not asserted: at the 0.5 threshold it sits around the majority rate (0.63)."""
+  """Always answering one class scores an AUC of 0.5; on these ~100 eval reviews (about
+  half positive) a model that learned nothing stays below 0.62 nineteen times in twenty (the
+  rank statistic's standard error is 0.058). A model that reads the 16 sentiment words
+  ranks almost every review right (a fifth of the reviews also carry one word of the other
+  side). On the IMDB sample this bar was 0.65 on 30 eval reviews, and one model scored
+  0.52 or 0.78 depending only on which reviews the split drew."""
   (line,) = [line for line in text_run.output.splitlines() if line.startswith('Eval metrics:')]
   metrics = dict(part.strip().rsplit(' ', 1) for part in line.split(':', 1)[1].split(','))
-  assert float(metrics['auc']) >= 0.65, line
+  assert float(metrics['auc']) >= 0.8, line

@@ -10,8 +10,8 @@ split of this very data gives:
 - rows are grouped by their features (the label aside; for the tabular family only the
   columns the model reads, so a copy with a fresh ID column is still a copy);
 - a group none of whose rows holds a measured value (a numeric column with many distinct
-  values) repeats naturally: a random split with this eval share `f` leaves each of its `n`
-  rows in eval with another row of the group in training with probability
+  values, each in few rows) repeats naturally: a random split with this eval share `f`
+  leaves each of its `n` rows in eval with another row of the group in training with probability
   f (1 - f^(n-1)), which sums to the expected overlap (and its variance);
 - a group whose features include a measured value repeats by copying (the same 14.2 mm and
   3,650 g twice is a copied record, not chance), so every eval row it shares with training
@@ -49,7 +49,11 @@ REPORT_FILE = 'leakage.json'
 # A numeric column with at least this many distinct values holds measurements: two rows that
 # agree on one of them (and on every other column) are copies. Fewer for small tables.
 MEASURED_VALUES = 50
-_DISTINCT_CAP = MEASURED_VALUES + 1
+# ...and whose values each occur in few rows: a plan's deductible or a region's rate has
+# many distinct values too, but every one is shared by hundreds of rows.
+MAX_ROWS_PER_MEASURED_VALUE = 20
+# Distinct values counted per column (a column that reaches it is measured below 2M rows).
+_DISTINCT_CAP = 100_000
 
 
 class LeakageError(DataValidationError):
@@ -124,6 +128,7 @@ class Rows:
     self.present_sets: Dict[frozenset, int] = {}
     self.label_codes: Dict[Optional[str], int] = {}
     self.distinct: Dict[str, set] = {}
+    self.present_rows: Dict[str, int] = {}
     self.groups = {'train': set(), 'eval': set()}
     self.label_counts = {'train': {}, 'eval': {}}
 
@@ -145,6 +150,7 @@ class Rows:
       kind = feature.WhichOneof('kind')
       if kind in ('float_list', 'int64_list') and len(feature_values := _values(feature)):
         numeric.append(name)
+        self.present_rows[name] = self.present_rows.get(name, 0) + 1
         seen = self.distinct.setdefault(name, set())
         if len(seen) < _DISTINCT_CAP:
           seen.add(feature_values[0])
@@ -156,9 +162,11 @@ class Rows:
     self.present.append(self.present_sets.setdefault(present, len(self.present_sets)))
 
   def measured_columns(self) -> List[str]:
+    """Numeric columns with many distinct values, each in few rows: measurements."""
     rows = len(self.digests)
     least = min(MEASURED_VALUES, max(10, rows // 4))
-    return sorted(name for name, seen in self.distinct.items() if len(seen) >= least)
+    return sorted(name for name, seen in self.distinct.items() if len(seen) >= least and (
+        self.present_rows[name] / len(seen) <= MAX_ROWS_PER_MEASURED_VALUE))
 
 
 def _random_split_overlap(sizes: np.ndarray, share: float) -> tuple:
