@@ -32,10 +32,17 @@ def add_model(config: model_server_config_pb2.ModelServerConfig, model_name: str
   return entry
 
 
-def one_model(model_name: str, base_path: str) -> str:
-  """The models.config text for one model (the Kubeflow serving manifests ship it)."""
+def one_model(model_name: str, base_path: str, previous: Optional[str] = None) -> str:
+  """The models.config text for one model (the Kubeflow serving manifests ship it); the
+  version policy and labels of `previous` (the file's text, after a rollout) are kept."""
   config = model_server_config_pb2.ModelServerConfig()
-  add_model(config, model_name, base_path)
+  entry = add_model(config, model_name, base_path)
+  if previous:
+    old = _entry(text_format.Parse(previous, model_server_config_pb2.ModelServerConfig()),
+                 model_name)
+    if old is not None:
+      entry.model_version_policy.CopyFrom(old.model_version_policy)
+      entry.version_labels.update(old.version_labels)
   return text_format.MessageToString(config)
 
 

@@ -1,4 +1,4 @@
-"""The served model: `versions`, `rollback`, `predict`."""
+"""The served model: `versions`, `rollback`, `predict`, `serving-files`."""
 import json
 import sys
 from pathlib import Path
@@ -29,6 +29,15 @@ def register(commands) -> None:
   predict_parser.add_argument('--signature', default='serving_default',
                               choices=['serving_default', 'serving_raw'])
   predict_parser.set_defaults(func=predict)
+  files_parser = commands.add_parser(
+      'serving-files', help="TF Serving's monitoring and batching files, a Prometheus config, "
+      'alerting rules and a Grafana dashboard, for a server outside Kubernetes')
+  add_config_arguments(files_parser)
+  files_parser.add_argument('dir', type=Path, help='where to write them')
+  files_parser.add_argument('--target', action='append', metavar='HOST:PORT',
+                            help="the server's REST address to scrape (default localhost:8501; "
+                            'repeat for more servers)')
+  files_parser.set_defaults(func=serving_files)
   card_parser = commands.add_parser('card', help="a pushed version's model card (HTML)")
   add_config_arguments(card_parser)
   card_parser.add_argument('--version', type=int, help='see `forge versions` (default: newest)')
@@ -102,6 +111,16 @@ def predict(args, config) -> int:
     print(json.dumps({'row': number, **row}))
   return EXIT_OK
 
+
+
+def serving_files(args, config) -> int:
+  from kubeflow import monitoring
+  written = monitoring.write_serving_files(config, args.dir, args.target)
+  for path in written.values():
+    print(path)
+  print('tensorflow_model_server flags: '
+        + ' '.join(monitoring.server_flags(config, str(args.dir.resolve()))))
+  return EXIT_OK
 
 
 def card(args, config) -> int:
