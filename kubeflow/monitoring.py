@@ -101,8 +101,13 @@ def batching_parameters(config: ForgeConfig) -> str:
 
 
 def server_flags(config: ForgeConfig, config_dir: str) -> List[str]:
-  """tensorflow_model_server's flags for the files written beside models.config."""
-  flags = [f'--monitoring_config_file={config_dir}/{MONITORING_FILE}']
+  """tensorflow_model_server's flags for the files written beside models.config, and for its
+  version labels: TF Serving checks labels before it loads the versions of a new config, so
+  `forge rollout` can label the canary in the change that loads it only with
+  --allow_version_labels_for_unavailable_models (which still refuses to move an existing
+  label onto a version not loaded; server_core.cc, UpdateModelVersionLabelMap)."""
+  flags = ['--allow_version_labels_for_unavailable_models',
+           f'--monitoring_config_file={config_dir}/{MONITORING_FILE}']
   if config.batching.enabled:
     flags += ['--enable_batching', f'--batching_parameters_file={config_dir}/{BATCHING_FILE}']
   return flags

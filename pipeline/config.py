@@ -392,9 +392,10 @@ class BatchingSection(Section):
   def _sizes(self) -> 'BatchingSection':
     sizes = self.allowed_batch_sizes
     if sizes and (sizes != sorted(set(sizes)) or sizes[-1] != self.max_batch_size):
+      example = [s for s in (8, 16, 32) if s < self.max_batch_size] + [self.max_batch_size]
       raise ValueError(f'batching.allowed_batch_sizes {sizes} must increase and end with '
                        f'batching.max_batch_size ({self.max_batch_size}), as TF Serving '
-                       f'requires; e.g. {[s for s in (8, 16, 32) if s < self.max_batch_size] + [self.max_batch_size]}')
+                       f'requires; e.g. {example}')
     return self
 
 

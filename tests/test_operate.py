@@ -266,3 +266,85 @@ def test_forge_serving_files_writes_what_a_local_server_and_prometheus_read(tmp_
       {'targets': ['serving.example:8501']}]
   checked = _promtool('check', 'config', out / 'prometheus.yml')
   assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+# ---- Canary rollout: version labels in models.config
+
+def _labelled(directory):
+  from tensorflow_serving.config import model_server_config_pb2
+  config = text_format.Parse((directory / 'models.config').read_text(),
+                             model_server_config_pb2.ModelServerConfig())
+  (entry,) = config.model_config_list.config
+  policy = entry.model_version_policy
+  served = (sorted(policy.specific.versions) if policy.HasField('specific')
+            else f'latest {policy.latest.num_versions}')
+  return served, dict(entry.version_labels)
+
+
+@pytest.fixture
+def local_serving(tmp_path):
+  """A serving dir with versions 1, 2 and 3 pushed (saved_model.pb is what marks one) and
+  listed in models.config as the Pusher lists them, and its config file."""
+  from components.serving_pusher import model_config
+  serving = tmp_path / 'serving'
+  for version in (1, 2, 3):
+    (serving / 'penguin' / str(version)).mkdir(parents=True)
+    (serving / 'penguin' / str(version) / 'saved_model.pb').write_bytes(b'')
+  model_config.register(str(serving), 'penguin')
+  path = write_config(tmp_path / 'penguin.yaml', 'penguin',
+                      pipeline={'root': str(tmp_path / 'root')},
+                      outputs={'serving_dir': str(serving)})
+  return serving, str(path)
+
+
+def test_rollout_promote_and_rollback_write_labelled_models_configs(local_serving, capsys):
+  from pipeline import cli
+  serving, config = local_serving
+  assert _labelled(serving) == ('latest 2', {})
+  assert cli.main(['rollout', config, '--canary', '3']) == 0
+  assert _labelled(serving) == ([2, 3], {'stable': 2, 'canary': 3})
+  assert '/v1/models/penguin/labels/canary' in capsys.readouterr().out
+  assert cli.main(['promote', config]) == 0
+  assert _labelled(serving) == ([3], {'stable': 3})
+  # A new canary beside the promoted version; then rolled back to the stable one.
+  assert cli.main(['rollout', config, '--canary', '1', '--stable', '3']) == 0
+  assert _labelled(serving) == ([1, 3], {'stable': 3, 'canary': 1})
+  assert cli.main(['rollback', config, '--to', '3']) == 0
+  assert _labelled(serving) == ([3], {'stable': 3})
+  # Rolled back to a version no label names: TF Serving would refuse a label on it.
+  assert cli.main(['rollback', config, '--to', '2']) == 0
+  assert _labelled(serving) == ([2], {})
+  assert cli.main(['rollback', config, '--latest']) == 0
+  assert _labelled(serving) == ('latest 2', {})
+
+
+def test_rollout_refusals_say_why(local_serving, capsys):
+  from pipeline import cli
+  serving, config = local_serving
+  before = (serving / 'models.config').read_text()
+  assert cli.main(['promote', config]) == 1
+  assert 'no canary version to promote' in capsys.readouterr().err
+  assert cli.main(['rollout', config, '--canary', '9']) == 1
+  assert f'{serving}/penguin/9: no such pushed version' in capsys.readouterr().err
+  assert cli.main(['rollout', config, '--canary', '1']) == 1
+  assert 'pass --stable VERSION' in capsys.readouterr().err
+  assert (serving / 'models.config').read_text() == before
+
+
+def test_manifests_carry_the_rollout_labels_through_a_recompile(tmp_path, capsys):
+  from pipeline import cli
+  path = write_config(tmp_path / 'penguin.yaml', 'penguin')
+  config = load_config(path)
+  directory = write_manifests(config, tmp_path / 'serving')
+  assert cli.main(['rollout', str(path), '--canary', '8', '--stable', '7',
+                   '--manifests', str(directory)]) == 0
+  assert _labelled(directory) == ([7, 8], {'stable': 7, 'canary': 8})
+  write_manifests(config, directory)  # forge compile again: the labels stay
+  assert _labelled(directory) == ([7, 8], {'stable': 7, 'canary': 8})
+  assert 'base_path: "gs://my-bucket/tfx-forge/serving/penguin"' in (
+      directory / 'models.config').read_text()
+  (container,) = yaml.safe_load((directory / 'deployment.yaml').read_text())[
+      'spec']['template']['spec']['containers']
+  assert '--allow_version_labels_for_unavailable_models' in container['args']
+  assert cli.main(['promote', str(path), '--manifests', str(directory)]) == 0
+  assert _labelled(directory) == ([8], {'stable': 8})
