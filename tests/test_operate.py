@@ -348,3 +348,12 @@ def test_manifests_carry_the_rollout_labels_through_a_recompile(tmp_path, capsys
   assert '--allow_version_labels_for_unavailable_models' in container['args']
   assert cli.main(['promote', str(path), '--manifests', str(directory)]) == 0
   assert _labelled(directory) == ([8], {'stable': 8})
+
+
+@pytest.mark.parametrize('command', ['rollout', 'promote', 'skew', 'serving-files'])
+def test_operating_commands_have_help(command, capsys):
+  from pipeline import cli
+  with pytest.raises(SystemExit) as done:
+    cli.main([command, '--help'])
+  assert done.value.code == 0
+  assert f'usage: forge {command}' in capsys.readouterr().out

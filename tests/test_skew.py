@@ -140,12 +140,12 @@ def test_predict_label_canary_reaches_the_labelled_version(penguin_runs, eval_ro
       assert cli.main(['predict', str(run.config_path), str(rows_csv), transport, address,
                        '--signature', 'serving_raw', '--label', 'canary']) == EXIT_OK
     served = list(server.served)
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+               if line.startswith('{')]
     assert cli.main(['predict', str(run.config_path), str(rows_csv), '--rest',
                      server.rest_url, '--label', 'nightly']) == 1
-    assert 'nightly' in capsys.readouterr().err
+    assert 'Unrecognized servable version label: nightly' in capsys.readouterr().err
   assert served == [('grpc', 'canary'), ('rest', 'canary')]
-  printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()
-             if line.startswith('{')]
   assert len(printed) == 10
   assert cli.main(['predict', str(run.config_path), str(rows_csv), '--label', 'canary']) == 1
   assert '--label names a version label of a running TF Serving' in capsys.readouterr().err
