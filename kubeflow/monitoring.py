@@ -128,6 +128,8 @@ def _kubernetes_scrape(config: ForgeConfig, namespace: str) -> Dict:
           {'source_labels': [f'{meta}label_app'], 'regex': job_name(config), 'action': 'keep'},
           {'source_labels': [f'{meta}annotation_prometheus_io_scrape'], 'regex': 'true',
            'action': 'keep'},
+          # One target per pod, not one per container port (gRPC has no metrics).
+          {'source_labels': [f'{meta}container_port_name'], 'regex': 'http', 'action': 'keep'},
           {'source_labels': [f'{meta}annotation_prometheus_io_path'], 'regex': '(.+)',
            'target_label': '__metrics_path__'},
           {'source_labels': ['__address__', f'{meta}annotation_prometheus_io_port'],

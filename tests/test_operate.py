@@ -143,6 +143,9 @@ def test_kubernetes_scrape_config_keeps_the_annotated_serving_pods(compiled, con
   deployment = yaml.safe_load((compiled / 'deployment.yaml').read_text())
   assert app['action'] == 'keep'
   assert re.fullmatch(app['regex'], deployment['spec']['template']['metadata']['labels']['app'])
+  assert relabel[('__meta_kubernetes_pod_container_port_name',)]['regex'] == 'http'
+  assert {'name': 'http', 'containerPort': REST_PORT} in deployment['spec']['template'][
+      'spec']['containers'][0]['ports']
   port = relabel[('__address__', '__meta_kubernetes_pod_annotation_prometheus_io_port')]
   address = re.sub(port['regex'].replace('$', r'\$'), port['replacement'].replace('$', '\\'),
                    f'10.0.0.7:8500;{REST_PORT}')
