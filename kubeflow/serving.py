@@ -1,6 +1,7 @@
 """Kubernetes manifests (a kustomize base) for TF Serving on the models the Kubeflow
-pipeline pushes: a Deployment of tensorflow/serving reading a models.config, a ClusterIP
-Service and a NetworkPolicy, built to pass Kubernetes' restricted Pod Security Standard.
+pipeline pushes: a Deployment of tensorflow/serving reading a models.config (with the
+monitoring and batching files, kubeflow/monitoring.py), a ClusterIP Service and a
+NetworkPolicy, built to pass Kubernetes' restricted Pod Security Standard.
 
 TF Serving runs as a fixed non-root UID (config: kubeflow.serving.uid), which the
 tensorflow/serving image allows: its server binary is world-executable, it reads models from
@@ -17,6 +18,7 @@ from typing import Dict, List
 import yaml
 
 from components.serving_pusher import model_config
+from kubeflow import monitoring
 from pipeline.config import ForgeConfig, ServingClient, ServingPod
 
 GRPC_PORT = 8500
@@ -45,7 +47,8 @@ def _restricted(uid: int) -> Dict:
           'seccompProfile': {'type': 'RuntimeDefault'}}
 
 
-def _container(model_name: str, image: str, pod: ServingPod) -> Dict:
+def _container(config: ForgeConfig, image: str, pod: ServingPod) -> Dict:
+  model_name = config.model_name
   return {
       'name': 'tensorflow-serving',
       'image': image,
@@ -53,7 +56,8 @@ def _container(model_name: str, image: str, pod: ServingPod) -> Dict:
       'command': [SERVER],
       'args': [f'--port={GRPC_PORT}', f'--rest_api_port={REST_PORT}',
                f'--model_config_file={CONFIG_MOUNT}/models.config',
-               '--model_config_file_poll_wait_seconds=60'],
+               '--model_config_file_poll_wait_seconds=60',
+               *monitoring.server_flags(config, CONFIG_MOUNT)],
       'env': [{'name': 'TMPDIR', 'value': TMP_MOUNT}],
       'ports': [{'name': 'grpc', 'containerPort': GRPC_PORT},
                 {'name': 'http', 'containerPort': REST_PORT}],
@@ -69,7 +73,8 @@ def _container(model_name: str, image: str, pod: ServingPod) -> Dict:
   }
 
 
-def _deployment(app: str, model_name: str, image: str, replicas: int, pod: ServingPod) -> Dict:
+def _deployment(app: str, config: ForgeConfig, image: str, replicas: int,
+                pod: ServingPod) -> Dict:
   labels = {'app': app}
   return {
       'apiVersion': 'apps/v1',
@@ -79,7 +84,9 @@ def _deployment(app: str, model_name: str, image: str, replicas: int, pod: Servi
           'replicas': replicas,
           'selector': {'matchLabels': labels},
           'template': {
-              'metadata': {'labels': labels},
+              # Prometheus finds the pods by these (monitoring.prometheus_config).
+              'metadata': {'labels': labels,
+                           'annotations': monitoring.scrape_annotations(config, REST_PORT)},
               'spec': {
                   # TF Serving calls no Kubernetes API; bucket access comes from workload
                   # identity (GKE) or IRSA (EKS), which need no mounted API token.
@@ -87,7 +94,7 @@ def _deployment(app: str, model_name: str, image: str, replicas: int, pod: Servi
                   'securityContext': {'runAsNonRoot': True, 'runAsUser': pod.uid,
                                       'runAsGroup': pod.uid,
                                       'seccompProfile': {'type': 'RuntimeDefault'}},
-                  'containers': [_container(model_name, image, pod)],
+                  'containers': [_container(config, image, pod)],
                   'volumes': [{'name': 'models-config',
                                'configMap': {'name': f'{app}-models-config',
                                              'defaultMode': 0o444}},
@@ -122,8 +129,11 @@ def _peer(client: ServingClient) -> Dict:
   return peer
 
 
-def _network_policy(app: str, clients: List[ServingClient], namespace: str) -> Dict:
-  """Admits only the configured clients, and only on the gRPC and REST ports."""
+def _network_policy(app: str, clients: List[ServingClient], namespace: str,
+                    prometheus_namespace: str) -> Dict:
+  """Admits only the configured clients, and only on the gRPC and REST ports; and the
+  Prometheus namespace on the REST port, where the metrics are."""
+  prometheus = {'namespaceSelector': {'matchLabels': {NAMESPACE_LABEL: prometheus_namespace}}}
   return {
       'apiVersion': 'networking.k8s.io/v1',
       'kind': 'NetworkPolicy',
@@ -133,31 +143,42 @@ def _network_policy(app: str, clients: List[ServingClient], namespace: str) -> D
           'policyTypes': ['Ingress'],
           'ingress': [{'from': [_peer(client) for client in clients],
                        'ports': [{'protocol': 'TCP', 'port': GRPC_PORT},
-                                 {'protocol': 'TCP', 'port': REST_PORT}]}],
+                                 {'protocol': 'TCP', 'port': REST_PORT}]},
+                      {'from': [prometheus], 'ports': [{'protocol': 'TCP', 'port': REST_PORT}]}],
       },
   }
 
 
 def write_manifests(config: ForgeConfig, output_dir: Path) -> Path:
-  """Writes the kustomize base for this pipeline's model into output_dir."""
+  """Writes the kustomize base for this pipeline's model into output_dir, with the server's
+  monitoring and batching files in its ConfigMap, and beside it (not kustomize resources:
+  they are for the cluster's Prometheus and Grafana) the scrape config, alerting rules and
+  dashboard."""
   kubeflow = config.kubeflow
   pod = kubeflow.serving
-  app = f'{config.model_name}-serving'.replace('_', '-').lower()
-  base_path = f'{kubeflow.serving_dir}/{config.model_name}'  # where the Pusher writes
+  app = monitoring.job_name(config)
   output_dir.mkdir(parents=True, exist_ok=True)
-  (output_dir / 'models.config').write_text(model_config.one_model(config.model_name, base_path))
+  models_config = output_dir / model_config.FILE_NAME
+  previous = models_config.read_text() if models_config.is_file() else None  # a rollout's labels
+  base_path = f'{kubeflow.serving_dir}/{config.model_name}'  # where the Pusher writes
+  models_config.write_text(model_config.one_model(config.model_name, base_path, previous))
+  server_files = monitoring.write_server_files(config, output_dir)
+  monitoring.write_monitoring(config, output_dir, namespace=pod.namespace)
   resources = {
-      'deployment.yaml': _deployment(app, config.model_name, kubeflow.serving_image,
+      'deployment.yaml': _deployment(app, config, kubeflow.serving_image,
                                      kubeflow.serving_replicas, pod),
       'service.yaml': _service(app, pod.namespace),
-      'networkpolicy.yaml': _network_policy(app, pod.clients, pod.namespace),
+      'networkpolicy.yaml': _network_policy(app, pod.clients, pod.namespace,
+                                            config.monitoring.prometheus_namespace),
   }
   kustomization = {
       'apiVersion': 'kustomize.config.k8s.io/v1beta1',
       'kind': 'Kustomization',
       'namespace': pod.namespace,
       'resources': list(resources),
-      'configMapGenerator': [{'name': f'{app}-models-config', 'files': ['models.config']}],
+      # A new hash suffix on every change: kubectl apply -k rolls the pods onto it.
+      'configMapGenerator': [{'name': f'{app}-models-config',
+                              'files': [model_config.FILE_NAME, *server_files]}],
   }
   for name, document in {**resources, 'kustomization.yaml': kustomization}.items():
     (output_dir / name).write_text(yaml.safe_dump(document, sort_keys=False))

@@ -331,6 +331,74 @@ class ServingPod(Section):
     return self
 
 
+class AlertSection(Section):
+  """Bounds the Prometheus alerting rules hold TF Serving to (kubeflow/monitoring.py)."""
+  p99_latency_ms: float = Field(
+      250, gt=0, description='Alert when the 99th percentile of request latency stays above '
+      'this many milliseconds (TF Serving\'s request_latency histogram).')
+  max_error_rate: float = Field(
+      0.05, gt=0, lt=1, description='Alert when more than this share of requests ends in an '
+      'error status (request_count by status).')
+  for_minutes: int = Field(5, ge=1, description='How long a condition must hold before its '
+                           'alert fires, and the rate window it is measured over.')
+  after_push_minutes: int = Field(
+      30, ge=1, description='How long after a version loads a stop in answers is blamed on it.')
+
+
+class MonitoringSection(Section):
+  """TF Serving's Prometheus endpoint and what is scraped and alerted on."""
+  metrics_path: str = Field('/monitoring/prometheus/metrics',
+                            description='Where TF Serving serves its metrics, on the REST port.')
+  scrape_interval_seconds: int = Field(15, ge=1)
+  prometheus_namespace: str = Field(
+      'monitoring', description='Namespace of the Prometheus that scrapes the serving pods: '
+      'the NetworkPolicy admits it on the REST port only.')
+  alerts: AlertSection = Field(default_factory=AlertSection)
+
+  @field_validator('metrics_path')
+  @classmethod
+  def _absolute(cls, value: str) -> str:
+    if not value.startswith('/') or ' ' in value:
+      raise ValueError(f'monitoring.metrics_path {value!r} must be a URL path starting with "/", '
+                       'e.g. /monitoring/prometheus/metrics')
+    return value
+
+  @field_validator('prometheus_namespace')
+  @classmethod
+  def _namespace(cls, value: str) -> str:
+    if not K8S_NAME.match(value):
+      raise ValueError(f'monitoring.prometheus_namespace {value!r} is not a Kubernetes name '
+                       '(lower-case letters, digits and "-")')
+    return value
+
+
+class BatchingSection(Section):
+  """TF Serving's server-side batching (--enable_batching with a BatchingParameters file).
+  Defaults from benchmarks/serving.py (see the README's Batching)."""
+  enabled: bool = True
+  max_batch_size: int = Field(64, ge=1, description='Largest batch the server forms.')
+  batch_timeout_micros: int = Field(
+      1000, ge=0, description='How long a request may wait for others to fill a batch.')
+  max_enqueued_batches: int = Field(100, ge=1, description='Queue length, in batches; '
+                                    'requests beyond it are refused (UNAVAILABLE).')
+  num_batch_threads: int = Field(2, ge=1, description='Threads running batches: the pod\'s '
+                                 'CPU limit is a good value.')
+  allowed_batch_sizes: List[int] = Field(
+      default_factory=lambda: [8, 16, 32, 64],
+      description='Batches are padded up to one of these; increasing, the last one '
+      'max_batch_size.')
+
+  @model_validator(mode='after')
+  def _sizes(self) -> 'BatchingSection':
+    sizes = self.allowed_batch_sizes
+    if sizes and (sizes != sorted(set(sizes)) or sizes[-1] != self.max_batch_size):
+      example = [s for s in (8, 16, 32) if s < self.max_batch_size] + [self.max_batch_size]
+      raise ValueError(f'batching.allowed_batch_sizes {sizes} must increase and end with '
+                       f'batching.max_batch_size ({self.max_batch_size}), as TF Serving '
+                       f'requires; e.g. {example}')
+    return self
+
+
 class KubeflowSection(Section):
   """Running on Kubeflow Pipelines: what differs from a local run."""
   image: str = Field(description='Pipeline image built from kubeflow/Dockerfile.')
@@ -373,6 +441,8 @@ class ForgeConfig(Section):
   outputs: OutputsSection
   beam: BeamSection = Field(default_factory=BeamSection)
   model_card: ModelCardSection = Field(default_factory=ModelCardSection)
+  monitoring: MonitoringSection = Field(default_factory=MonitoringSection)
+  batching: BatchingSection = Field(default_factory=BatchingSection)
   kubeflow: Optional[KubeflowSection] = None
 
   @model_validator(mode='after')

@@ -105,8 +105,10 @@ def _curate(schema: schema_pb2.Schema, result: Profile) -> schema_pb2.Schema:
       # The label drifts as the other columns do: a class vanishing upstream shows here.
       if feature.type == schema_pb2.BYTES:
         feature.drift_comparator.infinity_norm.threshold = DRIFT_THRESHOLD
+        feature.skew_comparator.infinity_norm.threshold = DRIFT_THRESHOLD  # forge skew
       else:
         feature.drift_comparator.jensen_shannon_divergence.threshold = DRIFT_THRESHOLD
+        feature.skew_comparator.jensen_shannon_divergence.threshold = DRIFT_THRESHOLD
   return schema
 
 

@@ -174,7 +174,10 @@ def test_network_policy_admits_only_the_configured_clients(tmp_path):
   assert policy['metadata']['namespace'] == 'models'
   assert policy['spec']['podSelector'] == {'matchLabels': pods}
   assert policy['spec']['policyTypes'] == ['Ingress']
-  (rule,) = policy['spec']['ingress']
+  rule, prometheus = policy['spec']['ingress']
+  assert prometheus == {  # monitoring.prometheus_namespace, on the metrics' port only
+      'from': [{'namespaceSelector': {'matchLabels': {NAMESPACE_LABEL: 'monitoring'}}}],
+      'ports': [{'protocol': 'TCP', 'port': REST_PORT}]}
   assert rule['from'] == [
       {'namespaceSelector': {'matchLabels': {NAMESPACE_LABEL: 'apps'}}},
       {'namespaceSelector': {'matchLabels': {NAMESPACE_LABEL: 'web'}},
