@@ -32,7 +32,6 @@ from pipeline.schema import PROJECT_DIR, curated_schema
 KUBEFLOW, VERTEX = 'kubeflow', 'vertex'
 TARGETS = (KUBEFLOW, VERTEX)
 # The open-source API server accepts only this (backend/src/apiserver/template/v2_template.go).
-SCHEMA_VERSION = '2.1.0'
 # Run parameters a user can set per run at submit time.
 DATA_ROOT_PARAMETER = 'data-root'
 TRAIN_ARGS_PARAMETER = 'train-args'  # TrainArgs as JSON, e.g. {"num_steps": 1000}

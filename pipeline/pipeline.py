@@ -20,6 +20,7 @@ from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import example_gen_pb2
 from tfx.types import Channel, standard_artifacts
 
+from base.names import safe_column
 from base.settings import to_exec_property
 from components.baseline_resolver.accepted_spans import AcceptedSpansStrategy
 from components.baseline_resolver.accepted_statistics import LatestAcceptedStatisticsStrategy
@@ -276,9 +277,11 @@ def create_pipeline(config: ForgeConfig,
       examples=example_gen.outputs['examples'], label_key=family.label_key,
       max_fraction=config.data.max_leakage, data_location=deployment.data_location,
       feature_keys=json.dumps(config.model.features.all()),
-      group_key=config.data.split_by or '', classes=json.dumps(list(family.class_names)),
+      group_key=safe_column(config.data.split_by) if config.data.split_by else '',
+      classes=json.dumps(list(family.class_names)),
       code_fingerprint=component_fingerprint('components.leakage_check.component'))
-  transform.add_upstream_node(validation_gate)
+  # The gate first: too few rows or bad values explain a run better than the label's classes.
+  leakage_check.add_upstream_node(validation_gate)
   transform.add_upstream_node(leakage_check)
   training = config.training
   training_config = {

@@ -124,6 +124,9 @@ def fit_peer(sample: Sample, label: str, roles: Dict[str, str], task: str) -> Op
   if task == 'classification':
     names = np.array([value.decode() if isinstance(value, bytes) else str(value)
                       for value in targets])
+    # Early stopping holds out a stratified share: a class with one training row breaks it.
+    common['early_stopping'] = bool(
+        np.unique(names[~in_eval], return_counts=True)[1].min() >= 10)
     model = HistGradientBoostingClassifier(**common).fit(features[~in_eval], names[~in_eval])
     score = float(np.mean(model.predict(features[in_eval]) == names[in_eval]))
     seen, counts = np.unique(names[~in_eval], return_counts=True)

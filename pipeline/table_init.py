@@ -103,12 +103,17 @@ def _curate(schema: schema_pb2.Schema, result: Profile) -> schema_pb2.Schema:
       feature.int_domain.max = int(result.classes[-1])
     if column.role or feature.name == result.label.name:
       # The label drifts as the other columns do: a class vanishing upstream shows here.
+      # forge skew compares served requests with training on the model's inputs (requests
+      # carry no label).
+      skew = feature.skew_comparator if column.role else None
       if feature.type == schema_pb2.BYTES:
         feature.drift_comparator.infinity_norm.threshold = DRIFT_THRESHOLD
-        feature.skew_comparator.infinity_norm.threshold = DRIFT_THRESHOLD  # forge skew
+        if skew is not None:
+          skew.infinity_norm.threshold = DRIFT_THRESHOLD
       else:
         feature.drift_comparator.jensen_shannon_divergence.threshold = DRIFT_THRESHOLD
-        feature.skew_comparator.jensen_shannon_divergence.threshold = DRIFT_THRESHOLD
+        if skew is not None:
+          skew.jensen_shannon_divergence.threshold = DRIFT_THRESHOLD
   return schema
 
 
@@ -144,6 +149,9 @@ def _gates(result: Profile) -> List[str]:
     else:
       # One eval row better than the constant at least: equalling it is no model.
       floor = max(trivial + 1 / peer.eval_rows, peer.score - table_baseline.ACCURACY_MARGIN)
+    if floor >= 1:
+      floor = 1.0
+      lines.append('      # The eval rows are (nearly) all one class: they cannot tell models apart.')
       lines += [f'      # {peer.name} scores {peer.score:.4f} on them; the bar is '
                 f'{table_baseline.ACCURACY_MARGIN:.2f} below it,',
                 '      # and at least one eval row better than always answering the most '

@@ -267,3 +267,14 @@ def test_data_that_arrives_split_is_read_as_given(tmp_path):
     ids = {e.features.feature['id'].bytes_list.value[0].decode()
            for e in _records(examples, name)}
     assert ids == {f'{name}{i}' for i in range(rows)}
+
+
+def test_files_whose_headers_differ_are_refused_naming_both(tmp_path):
+  """Every row is converted by the first file's header: an eval file with the columns in
+  another order would be read into the wrong columns."""
+  for name, header in (('train', 'id,x'), ('eval', 'x,id')):
+    (tmp_path / 'data' / name).mkdir(parents=True)
+    (tmp_path / 'data' / name / 'rows.csv').write_text(header + '\n1,2\n')
+  with pytest.raises(ValueError, match=r"eval/rows.csv: its header \(x, id\) differs from .*train/rows.csv's \(id, x\)"):
+    _run(bounded.CsvExecutor, tmp_path / 'data', tmp_path / 'out',
+         given_splits={'train': 'train/*', 'eval': 'eval/*'})

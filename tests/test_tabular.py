@@ -169,6 +169,21 @@ def test_init_reports_the_repetition_and_leaves_out_mostly_unique_strings(hard_s
   assert f'{repeated.distinct_rows} distinct feature rows in 900' in text
 
 
+def test_the_peer_fits_a_class_with_a_single_training_row():
+  """Early stopping holds out a stratified share, which one row of a class breaks: forge init
+  stopped with scikit-learn's traceback."""
+  from pipeline import table_baseline
+  sample = table_baseline.Sample(1 / 3)
+  for number in range(300):
+    label = 'rare' if number == 0 else ('yes' if number % 3 else 'no')
+    example = tf.train.Example(features=tf.train.Features(feature={
+        'x': tf.train.Feature(float_list=tf.train.FloatList(value=[number % 3 + 0.5])),
+        'y': tf.train.Feature(bytes_list=tf.train.BytesList(value=[label.encode()]))}))
+    sample.add('t.csv', number, example)
+  peer = table_baseline.fit_peer(sample, 'y', {'x': 'numeric'}, 'classification')
+  assert peer.score > 0.9 > peer.trivial + 0.1  # x decides the label; a constant scores 2/3
+
+
 # --- The config and the family contract -----------------------------------------------
 
 def test_tabular_config_needs_its_description(tmp_path):

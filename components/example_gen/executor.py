@@ -257,8 +257,9 @@ class _BoundedMemoryExampleGen(BaseExampleGenExecutor):
                                          example_gen_pb2.FORMAT_TF_EXAMPLE)
     work_dir = os.path.join(self._get_tmp_dir(), 'shards')
     fileio.makedirs(work_dir)
+    # Each split gets this many shards: even the largest split's hold at most _SHARD_BYTES.
     num_shards = max(1, math.ceil(sum(fileio.stat(f).length for f in all_files)
-                                  / len(split_names) / _SHARD_BYTES))
+                                  / _SHARD_BYTES))
     try:
       with self._make_beam_pipeline() as pipeline:
         every_split = []
@@ -443,6 +444,12 @@ class CsvExecutor(_BoundedMemoryExampleGen):
 
   def _survey(self, records, files, work_dir):
     column_names = csv_column_names(files[0], self._delimiter())
+    for path in files[1:]:  # every row is converted by the first file's header
+      other = csv_column_names(path, self._delimiter())
+      if other != column_names:
+        raise ValueError(f'{path}: its header ({", ".join(other)}) differs from {files[0]}\'s '
+                         f'({", ".join(column_names)}). Write every file (and data.eval_path\'s) '
+                         'with the same columns in the same order.')
     _ = (_parse_csv(records, 'ForTypes', self._delimiter())
          | 'InferColumnTypes' >> beam.CombineGlobally(
              csv_decoder.ColumnTypeInferrer(column_names, skip_blank_lines=True))

@@ -24,8 +24,9 @@ rows, rows whose features repeat with another label and, for a classification, t
 accuracy any model can reach on it (each feature combination answered with its most
 frequent label). With a group split (data.split_by), no group may be in both splits.
 
-Memory: 8-byte digests, a label code and two flags per row (numpy), so 1.5M rows take
-about 30 MB.
+Memory: an 8-byte digest, a label code and two small codes per row in arrays (about 30 MB
+for 1.5M rows), plus each numeric column's distinct values up to 100,000 and the label's
+distinct values (one per row, for a continuous regression label).
 """
 from __future__ import annotations
 
@@ -109,7 +110,9 @@ def _label_value(feature: Optional[tf.train.Feature]) -> Optional[str]:
   if not len(values):  # pylint: disable=g-explicit-length-test
     return None
   value = values[0]
-  return value.decode('utf-8', 'replace') if isinstance(value, bytes) else f'{value:g}'
+  if isinstance(value, bytes):
+    return value.decode('utf-8', 'replace')
+  return str(value) if isinstance(value, int) else repr(value)
 
 
 class Rows:
@@ -166,7 +169,8 @@ class Rows:
     rows = len(self.digests)
     least = min(MEASURED_VALUES, max(10, rows // 4))
     return sorted(name for name, seen in self.distinct.items() if len(seen) >= least and (
-        self.present_rows[name] / len(seen) <= MAX_ROWS_PER_MEASURED_VALUE))
+        len(seen) >= _DISTINCT_CAP
+        or self.present_rows[name] / len(seen) <= MAX_ROWS_PER_MEASURED_VALUE))
 
 
 def _random_split_overlap(sizes: np.ndarray, share: float) -> tuple:
@@ -220,20 +224,14 @@ def measure(rows: Rows, classification: bool) -> tuple:
   return overlap, 3 * math.sqrt(variance)
 
 
-def count(examples: types.Artifact, label_key: str, feature_keys: Sequence[str] = (),
-          group_key: Optional[str] = None, classification: bool = True) -> tuple:
-  """(SplitOverlap, the label's values per split with their row counts, three standard
-  deviations of the random split's overlap in rows)."""
-  rows = Rows(label_key, feature_keys, group_key)
-  for split in ('train', 'eval'):
-    for record in iter_examples(examples, split):
-      rows.add(record, split)
-  overlap, noise = measure(rows, classification)
-  return overlap, rows.label_counts, noise
-
-
 def check_overlap(overlap: SplitOverlap, noise: float, max_fraction: float,
-                  data_location: str, group_key: Optional[str]) -> None:
+                  data_location: str, group_key: Optional[str], groups_seen: int = 0) -> None:
+  if group_key and not groups_seen:
+    raise LeakageError(
+        f'data.split_by {clip(group_key)!r}: no row of {data_location} has a value in that '
+        'column, so the rows were split by position, not by group. Name a column of the data '
+        '(as ExampleGen reads it: a name a signature cannot carry is read under a safe '
+        'spelling, e.g. od280/od315 as od280_od315) (nothing was trained or pushed).')
   if group_key and overlap.groups_in_both:
     raise LeakageError(
         f'Train/eval leakage in {data_location}: {overlap.groups_in_both} value(s) of the '
@@ -270,7 +268,9 @@ def _as_classes(values: Iterable[str], classes: List[str]) -> Optional[Dict[str,
   values = list(values)
   if all(value in classes for value in values):
     return {value: value for value in values}
-  if all(re.fullmatch(r'\d+', value) and int(value) < len(classes) for value in values):
+  numbered = any(re.fullmatch(r'-?\d+', name) for name in classes)  # then values are codes
+  if not numbered and all(re.fullmatch(r'\d+', value) and int(value) < len(classes)
+                          for value in values):
     return {value: classes[int(value)] for value in values}
   return None
 
@@ -305,10 +305,15 @@ def check(examples: types.Artifact, label_key: str, max_fraction: float, data_lo
           classes: Sequence[str] = ()) -> SplitOverlap:
   """Writes the measurements to the report; raises DataValidationError (LeakageError for
   leakage) when the label cannot be learned or the eval rows leak."""
-  overlap, label_counts, noise = count(examples, label_key, feature_keys, group_key,
-                                       classification=bool(classes))
+  rows = Rows(label_key, feature_keys, group_key)
+  for split in ('train', 'eval'):
+    for record in iter_examples(examples, split):
+      rows.add(record, split)
+  overlap, noise = measure(rows, classification=bool(classes))
+  label_counts = rows.label_counts
+  groups_seen = len(rows.groups['train'] | rows.groups['eval'])
   overlap.write(report_uri)
   if classes:
     check_classes(label_counts, classes, label_key, data_location)
-  check_overlap(overlap, noise, max_fraction, data_location, group_key)
+  check_overlap(overlap, noise, max_fraction, data_location, group_key, groups_seen)
   return overlap

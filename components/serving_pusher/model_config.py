@@ -161,6 +161,16 @@ def rollout(serving_dir: str, model_name: str, canary: int,
     raise ValueError(f'version {canary} is already the stable one; roll out a newer version')
   for version in (stable, canary):
     _check_pushed(entry, version)
+  # TF Serving refuses a config that moves an existing label onto a version it has not
+  # loaded yet (even with --allow_version_labels_for_unavailable_models), and drops the
+  # whole reload: one rollout at a time.
+  for label, version in ((CANARY, canary), (STABLE, stable)):
+    current = entry.version_labels.get(label)
+    if current is not None and current != version:
+      raise ValueError(f'the {label!r} label is on version {current}: TF Serving will not move '
+                       f'it to {version} before {version} is loaded. Finish that rollout '
+                       'first (`forge promote CONFIG` or `forge rollback CONFIG --to '
+                       f'{entry.version_labels.get(STABLE, current)}`), then roll out {version}.')
   _serve(entry, [stable, canary], {STABLE: stable, CANARY: canary})
   write(serving_dir, config)
   return dict(entry.version_labels)
