@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
+from components.common.examples import first_value
 from components.example_gen.split import PositionSplit, split_buckets
 from components.leakage_check.executor import Rows, SplitOverlap, measure
 
@@ -74,20 +75,13 @@ def repetition(sample: Sample, label: str, features: List[str],
   return measure(rows, classification)[0]
 
 
-def _first(example: tf.train.Example, name: str):
-  feature = example.features.feature.get(name)
-  kind = feature.WhichOneof('kind') if feature is not None else None
-  values = getattr(feature, kind).value if kind else ()
-  return values[0] if len(values) else None
-
-
 def _matrix(examples: List[tf.train.Example],
             roles: Dict[str, str]) -> Tuple[np.ndarray, List[bool]]:
   """One column per feature: numbers as they are (NaN when missing), categories as codes of
   their most frequent values (the rest, and missing, NaN)."""
   columns, categorical = [], []
   for name, role in sorted(roles.items()):
-    values = [_first(example, name) for example in examples]
+    values = [first_value(example, name) for example in examples]
     if role == 'categorical':
       counts: Dict[object, int] = {}
       for value in values:
@@ -110,12 +104,12 @@ def fit_peer(sample: Sample, label: str, roles: Dict[str, str], task: str) -> Op
   examples = [(in_eval, tf.train.Example.FromString(serialized))
               for in_eval, serialized in sample.rows]
   labelled = [(in_eval, example) for in_eval, example in examples
-              if _first(example, label) is not None]
+              if first_value(example, label) is not None]
   in_eval = np.array([flag for flag, _ in labelled])
   if in_eval.sum() < 5 or (~in_eval).sum() < 20 or not roles:
     return None
   features, categorical = _matrix([example for _, example in labelled], roles)
-  targets = [_first(example, label) for _, example in labelled]
+  targets = [first_value(example, label) for _, example in labelled]
   # Early stopping on a tenth of the training rows at every size (scikit-learn's default
   # turns it on above 10,000 rows only): on a few hundred noisy rows the default fit
   # overfits below the majority rate.

@@ -19,6 +19,8 @@ from tensorflow_data_validation.statistics import stats_impl, stats_options
 from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx_bsl.coders import example_coder
 
+from components.common.examples import feature_values
+
 DISTINCT_CAP = 100_000
 BATCH = 10_000
 # A label with at most this many distinct integer values is a class label.
@@ -124,11 +126,6 @@ def _kind(feature: tf.train.Feature) -> Optional[str]:
       feature.WhichOneof('kind'))
 
 
-def _values(feature: tf.train.Feature) -> list:
-  kind = feature.WhichOneof('kind')
-  return list(getattr(feature, kind).value) if kind else []
-
-
 class _Statistics:
   """TFDV's in-memory statistics over batches, merged as its combiners merge them."""
 
@@ -161,7 +158,7 @@ def profile(examples: Iterable[tf.train.Example], label: str, task: Optional[str
       kind = _kind(feature)
       if kind and column.kind == 'empty':
         column.kind = kind
-      column.add(_values(feature))
+      column.add(list(feature_values(feature)))
     batch.append(example.SerializeToString())
     if len(batch) == BATCH:
       statistics.add(batch)

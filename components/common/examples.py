@@ -8,7 +8,7 @@ the serving check imports this module in a process that must load TensorFlow alo
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Dict, Iterator, List
+from typing import TYPE_CHECKING, Dict, Iterator, List, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -35,6 +35,19 @@ def iter_examples(examples: types.Artifact, split: str, count: int = -1) -> Iter
 def read_examples(examples: types.Artifact, split: str, count: int) -> List[bytes]:
   """The first `count` serialized examples of a split."""
   return list(iter_examples(examples, split, count))
+
+
+def feature_values(feature: tf.train.Feature) -> Sequence:
+  """A tf.Example feature's values, whichever list holds them (empty when none does)."""
+  kind = feature.WhichOneof('kind')
+  return getattr(feature, kind).value if kind else ()
+
+
+def first_value(example: tf.train.Example, name: str):
+  """The first value of an example's feature, None when it has none (an empty CSV cell)."""
+  feature = example.features.feature.get(name)
+  values = feature_values(feature) if feature is not None else ()
+  return values[0] if len(values) else None
 
 
 def without_label(serialized: bytes, label_key: str) -> bytes:

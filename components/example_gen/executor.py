@@ -48,6 +48,7 @@ from tfx.utils import proto_utils
 from tfx_bsl.coders import csv_decoder
 
 from base.names import safe_column
+from components.common.examples import first_value
 from components.example_gen.split import GroupSplit, PositionSplit
 from components.example_gen import spans
 
@@ -359,12 +360,10 @@ class _ExampleValue:
     self._column = column
 
   def __call__(self, record: bytes) -> Optional[bytes]:
-    feature = tf.train.Example.FromString(record).features.feature.get(self._column)
-    kind = feature.WhichOneof('kind') if feature is not None else None
-    values = getattr(feature, kind).value if kind else ()
-    if not values:
+    value = first_value(tf.train.Example.FromString(record), self._column)
+    if value is None:
       return None
-    return values[0] if kind == 'bytes_list' else repr(values[0]).encode()
+    return value if isinstance(value, bytes) else repr(value).encode()
 
 
 _COLUMN_TYPES_FILE = 'column_types.json'

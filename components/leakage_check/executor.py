@@ -43,7 +43,7 @@ import tensorflow as tf
 from tfx import types
 
 from components.common.errors import DataValidationError
-from components.common.examples import iter_examples
+from components.common.examples import feature_values, first_value, iter_examples
 from components.common.text import clip
 
 REPORT_FILE = 'leakage.json'
@@ -100,16 +100,10 @@ class SplitOverlap(pydantic.BaseModel):
     return lines
 
 
-def _values(feature: tf.train.Feature) -> Sequence:
-  kind = feature.WhichOneof('kind')
-  return getattr(feature, kind).value if kind else ()
-
-
-def _label_value(feature: Optional[tf.train.Feature]) -> Optional[str]:
-  values = _values(feature) if feature is not None else ()
-  if not len(values):  # pylint: disable=g-explicit-length-test
+def _label_text(value) -> Optional[str]:
+  """A label value as text, exactly (None: the row has no label)."""
+  if value is None:
     return None
-  value = values[0]
   if isinstance(value, bytes):
     return value.decode('utf-8', 'replace')
   return str(value) if isinstance(value, int) else repr(value)
@@ -138,25 +132,25 @@ class Rows:
   def add(self, serialized: bytes, split: str) -> None:
     example = tf.train.Example.FromString(serialized)
     features = example.features.feature
-    label = _label_value(features.get(self._label_key))
+    label = _label_text(first_value(example, self._label_key))
     counts = self.label_counts[split]
     counts[label] = counts.get(label, 0) + 1
     if self._group_key is not None:
-      group = _values(features[self._group_key]) if self._group_key in features else ()
-      if len(group):
-        self.groups[split].add(group[0])
+      group = first_value(example, self._group_key)
+      if group is not None:
+        self.groups[split].add(group)
     for name in list(features):
       if name == self._label_key or (self._feature_keys and name not in self._feature_keys):
         del features[name]
     numeric = []
     for name, feature in features.items():
       kind = feature.WhichOneof('kind')
-      if kind in ('float_list', 'int64_list') and len(feature_values := _values(feature)):
+      if kind in ('float_list', 'int64_list') and len(values := feature_values(feature)):
         numeric.append(name)
         self.present_rows[name] = self.present_rows.get(name, 0) + 1
         seen = self.distinct.setdefault(name, set())
         if len(seen) < _DISTINCT_CAP:
-          seen.add(feature_values[0])
+          seen.add(values[0])
     digest = hashlib.blake2b(example.SerializeToString(deterministic=True), digest_size=8)
     self.digests.append(int.from_bytes(digest.digest(), 'little'))
     self.labels.append(self.label_codes.setdefault(label, len(self.label_codes)))
